@@ -1,0 +1,46 @@
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 3002
+
+.PHONY: run test lint format worker migrate superuser bench clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+.env:
+	cp .env.example .env
+
+migrate: $(VENV)/.installed .env
+	$(BIN)/python manage.py migrate --noinput
+
+## Serve http://$(HOST):$(PORT) with gunicorn on the settings of .env (embedded default).
+run: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn analytics.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT)
+
+## The whole suite; set DATABASE_URL / REDIS_URL to run it on Postgres and Redis.
+test: $(VENV)/.installed
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## A Celery worker with the beat scheduler (needs REDIS_URL).
+worker: migrate
+	$(BIN)/celery -A analytics worker --beat --loglevel=info
+
+superuser: migrate
+	$(BIN)/python manage.py createsuperuser
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3

@@ -1,0 +1,56 @@
+"""Small HTTP helpers shared by the DRF views and the plain ingest view."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from analytics.errors import ApiError
+
+
+def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
+    return HttpResponse(orjson.dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+def read_json_object(request: HttpRequest) -> dict[str, Any]:
+    """The body as a JSON object, whatever the Content-Type says (sendBeacon sends text/plain).
+
+    orjson refuses NaN, Infinity, integers beyond 64 bits and invalid UTF-8.
+    """
+    try:
+        data = orjson.loads(request.body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_body", "The body must be a JSON object.")
+    return data
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, the API's timestamp format."""
+    if moment is None:
+        return None
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def client_ip(request: HttpRequest) -> str:
+    """The client's address, trusting X-Forwarded-For only as far as TRUSTED_PROXIES go."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    trusted = settings.TRUSTED_PROXIES
+    if remote not in trusted:
+        return remote
+    forwarded = [hop.strip() for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed(forwarded):
+        if hop and hop not in trusted:
+            return hop
+    return remote
+
+
+def fingerprint(*parts: str) -> str:
+    """A short one-way digest, for cache keys that must not hold keys or addresses in clear."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()

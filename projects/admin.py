@@ -1,0 +1,120 @@
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+
+from projects import services
+from projects.models import ApiKey, Project
+from projects.origins import normalise_origins
+
+
+class ProjectForm(forms.ModelForm):
+    origins_text = forms.CharField(
+        label="Origins",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One per line, scheme://host[:port], e.g. https://example.com",
+    )
+
+    class Meta:
+        model = Project
+        fields = ["name"]
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["origins_text"].initial = "\n".join(self.instance.origins or [])
+
+    def clean_origins_text(self) -> list[str]:
+        lines = [line for line in self.cleaned_data["origins_text"].splitlines() if line.strip()]
+        try:
+            return normalise_origins(lines)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    can_delete = False
+    fields = ["key", "label", "created_at", "revoked_at"]
+    readonly_fields = ["key", "created_at", "revoked_at"]
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # keys are minted with the "Mint a browser key" action
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    form = ProjectForm
+    list_display = ["name", "id", "origin_list", "active_keys", "created_at"]
+    search_fields = ["name", "=id", "=keys__key"]
+    list_filter = ["created_at"]
+    readonly_fields = ["id", "created_at"]
+    inlines = [ApiKeyInline]
+    actions = ["mint_key"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_key_count=Count("keys", filter=Q(keys__revoked_at__isnull=True)))
+        )
+
+    @admin.display(description="Origins")
+    def origin_list(self, project: Project) -> str:
+        return ", ".join(project.origins) or "—"
+
+    @admin.display(description="Active keys", ordering="active_key_count")
+    def active_keys(self, project: Project) -> int:
+        return project.active_key_count
+
+    def save_model(self, request, obj: Project, form, change: bool) -> None:
+        name, origins = form.cleaned_data["name"], form.cleaned_data["origins_text"]
+        if change:
+            services.update_project(project=obj, name=name, origins=origins)
+        else:
+            created = services.create_project(name=name, origins=origins)
+            obj.pk, obj.created_at = created.pk, created.created_at
+            obj._state.adding = False
+
+    @admin.action(description="Mint a browser key for the selected projects")
+    def mint_key(self, request, queryset) -> None:
+        for project in queryset:
+            api_key = services.mint_key(project=project, label="minted in admin")
+            self.message_user(request, f"New key for {project.name}: {api_key.key}", messages.SUCCESS)
+
+
+class KeyStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at__isnull=True)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ["key", "project", "label", "created_at", "revoked_at"]
+    list_filter = [KeyStateFilter, "project"]
+    search_fields = ["=key", "label", "project__name"]
+    list_select_related = ["project"]
+    fields = ["key", "project", "label", "created_at", "revoked_at"]
+    readonly_fields = ["key", "project", "created_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # minted from a project, so the key is always random
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset) -> None:
+        active = list(queryset.filter(revoked_at__isnull=True))
+        for api_key in active:
+            services.revoke_key(api_key=api_key)
+        self.message_user(request, f"Revoked {len(active)} key(s).", messages.SUCCESS)

@@ -1,0 +1,63 @@
+"""The tenant of a public request: the project of its browser key, within that project's origins."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from corsheaders.signals import check_request_enabled
+from django.conf import settings
+from django.dispatch import receiver
+from django.http import HttpRequest
+
+from analytics import ratelimit
+from analytics.errors import ApiError
+from analytics.http import client_ip
+from projects.origins import normalise_origin
+from projects.selectors import KeyedProject, project_for_key
+
+
+def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope: str) -> KeyedProject:
+    """The project of the body's apiKey, within its origins and the rate limit of `scope`.
+
+    The limit counts requests per apiKey and client address (RATE_LIMIT_PER_MIN).
+    """
+    api_key = payload.get("apiKey")
+    if not isinstance(api_key, str) or not api_key:
+        raise ApiError(401, "missing_api_key", "apiKey is required in the body.")
+    project = project_for_key(key=api_key)
+    if project is None:
+        raise ApiError(401, "invalid_api_key", "apiKey is unknown or revoked.")
+    origin = request.headers.get("Origin")
+    if origin is not None:
+        try:
+            allowed = normalise_origin(origin) in project.origins
+        except ValueError:
+            allowed = False
+        if not allowed:
+            raise ApiError(
+                403,
+                "origin_not_allowed",
+                f"Origin {origin[:200]!r} is not one of this project's origins.",
+            )
+        request.cors_origin_allowed = True
+    decision = ratelimit.hit(
+        scope=scope, identity=(api_key, client_ip(request)), limit=settings.RATE_LIMIT_PER_MIN
+    )
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"More than {settings.RATE_LIMIT_PER_MIN} requests a minute; retry later.",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+    return project
+
+
+@receiver(check_request_enabled)
+def allow_cors_for_own_origins(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
+    # Preflights carry no key, so they are answered for any origin; the POST itself is
+    # readable only from an origin of the key's project.
+    if not re.match(settings.CORS_URLS_REGEX, request.path_info):
+        return False
+    return request.method == "OPTIONS" or getattr(request, "cors_origin_allowed", False)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from analytics.errors import ApiError, not_found
+from analytics.http import fingerprint
+from projects.models import ApiKey, Project
+
+KEY_PREFIX = "ak_"
+MAX_KEY_LENGTH = 64
+# Cached for unknown and revoked keys, so guessing keys does not reach the database.
+NO_PROJECT = ""
+
+
+@dataclass(frozen=True)
+class KeyedProject:
+    """What a public request needs to know about the project its key belongs to."""
+
+    id: uuid.UUID
+    origins: frozenset[str]
+
+
+def key_cache_key(key: str) -> str:
+    return f"apikey:{fingerprint(key)}"
+
+
+def project_for_key(*, key: str) -> KeyedProject | None:
+    """The project of an active browser key, through the cache (KEY_CACHE_TTL_S)."""
+    if not key.startswith(KEY_PREFIX) or len(key) > MAX_KEY_LENGTH:
+        return None
+    cache_key = key_cache_key(key)
+    cached = cache.get(cache_key)
+    if cached is None:
+        row = (
+            ApiKey.objects.filter(key=key, revoked_at__isnull=True)
+            .values_list("project_id", "project__origins")
+            .first()
+        )
+        cached = (str(row[0]), list(row[1])) if row else NO_PROJECT
+        cache.set(cache_key, cached, timeout=settings.KEY_CACHE_TTL_S)
+    if cached == NO_PROJECT:
+        return None
+    project_id, origins = cached
+    return KeyedProject(id=uuid.UUID(project_id), origins=frozenset(origins))
+
+
+def list_projects() -> QuerySet[Project]:
+    return Project.objects.prefetch_related("keys").order_by("created_at")
+
+
+def get_project(*, project_id: str) -> Project:
+    try:
+        return Project.objects.get(pk=uuid.UUID(str(project_id)))
+    except (ValueError, Project.DoesNotExist):
+        raise not_found("project_not_found", f"No project with id {project_id!r}.") from None
+
+
+def get_project_by_id_or_name(*, ref: str) -> Project:
+    """For the command line: a project id, or a name that only one project has."""
+    try:
+        return get_project(project_id=ref)
+    except ApiError:
+        matches = list(Project.objects.filter(name=ref)[:2])
+        if len(matches) != 1:
+            raise not_found("project_not_found", f"No single project with id or name {ref!r}.") from None
+        return matches[0]

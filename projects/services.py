@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import logging
+import secrets
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.errors import invalid_field, not_found
+from projects.models import ApiKey, Project
+from projects.origins import normalise_origins
+from projects.selectors import KEY_PREFIX, key_cache_key
+
+logger = logging.getLogger(__name__)
+
+KEY_RANDOM_BYTES = 24  # 32 URL-safe characters after the prefix
+
+
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise invalid_field("name", "must not be empty")
+    if len(name) > 200:
+        raise invalid_field("name", "must be at most 200 characters")
+    return name
+
+
+def _clean_origins(origins: list[str]) -> list[str]:
+    try:
+        return normalise_origins(origins)
+    except ValueError as exc:
+        raise invalid_field("origins", str(exc)) from None
+
+
+def create_project(*, name: str, origins: list[str]) -> Project:
+    project = Project.objects.create(name=_clean_name(name), origins=_clean_origins(origins))
+    logger.info("created project %s", project.id)
+    return project
+
+
+def update_project(*, project: Project, name: str, origins: list[str]) -> Project:
+    """Rename or re-scope a project; its keys' cached origins are dropped with it."""
+    project.name = _clean_name(name)
+    project.origins = _clean_origins(origins)
+    project.save(update_fields=["name", "origins"])
+    keys = list(project.keys.values_list("key", flat=True))
+    transaction.on_commit(lambda: cache.delete_many([key_cache_key(key) for key in keys]))
+    return project
+
+
+def mint_key(*, project: Project, label: str = "") -> ApiKey:
+    label = label.strip()
+    if len(label) > 100:
+        raise invalid_field("label", "must be at most 100 characters")
+    api_key = ApiKey.objects.create(
+        project=project, label=label, key=KEY_PREFIX + secrets.token_urlsafe(KEY_RANDOM_BYTES)
+    )
+    # A lookup of this exact string may have cached "no project" before it existed.
+    cache.delete(key_cache_key(api_key.key))
+    logger.info("minted key %s… for project %s", api_key.key[:8], project.id)
+    return api_key
+
+
+def revoke_key(*, api_key: ApiKey) -> ApiKey:
+    """Revoke at once: the cached key->project entry goes when the revocation commits."""
+    if api_key.revoked_at is None:
+        api_key.revoked_at = timezone.now()
+        api_key.save(update_fields=["revoked_at"])
+        logger.info("revoked key %s… of project %s", api_key.key[:8], api_key.project_id)
+    cache_key = key_cache_key(api_key.key)
+    transaction.on_commit(lambda: cache.delete(cache_key))
+    return api_key
+
+
+def revoke_project_key(*, project: Project, key: str) -> ApiKey:
+    try:
+        api_key = project.keys.get(key=key)
+    except ApiKey.DoesNotExist:
+        raise not_found("key_not_found", "This project has no such key.") from None
+    return revoke_key(api_key=api_key)
+
+
+def revoke_key_by_value(*, key: str) -> ApiKey:
+    try:
+        api_key = ApiKey.objects.get(key=key)
+    except ApiKey.DoesNotExist:
+        raise not_found("key_not_found", "No such key.") from None
+    return revoke_key(api_key=api_key)

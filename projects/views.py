@@ -1,0 +1,63 @@
+from django.http import HttpResponse
+from rest_framework import serializers
+
+from analytics.api import AdminApiView, StrictCharField, validated_body
+from analytics.http import iso, json_response
+from projects import selectors, services
+from projects.models import ApiKey, Project
+
+
+def key_json(api_key: ApiKey) -> dict:
+    return {
+        "key": api_key.key,
+        "label": api_key.label,
+        "createdAt": iso(api_key.created_at),
+        "revokedAt": iso(api_key.revoked_at),
+    }
+
+
+def project_json(project: Project) -> dict:
+    return {
+        "id": str(project.id),
+        "name": project.name,
+        "origins": project.origins,
+        "createdAt": iso(project.created_at),
+    }
+
+
+class ProjectInput(serializers.Serializer):
+    name = StrictCharField(max_length=200, allow_blank=True)
+    origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, default=list)
+
+
+class KeyInput(serializers.Serializer):
+    label = StrictCharField(max_length=100, allow_blank=True, default="")
+
+
+class ProjectsView(AdminApiView):
+    def get(self, request):
+        projects = [
+            {**project_json(project), "keys": [key_json(key) for key in project.keys.all()]}
+            for project in selectors.list_projects()
+        ]
+        return json_response({"projects": projects})
+
+    def post(self, request):
+        data = validated_body(request, ProjectInput)
+        project = services.create_project(name=data["name"], origins=data["origins"])
+        return json_response(project_json(project), status=201)
+
+
+class ProjectKeysView(AdminApiView):
+    def post(self, request, project_id: str):
+        project = selectors.get_project(project_id=project_id)
+        data = validated_body(request, KeyInput)
+        api_key = services.mint_key(project=project, label=data["label"])
+        return json_response({**key_json(api_key), "projectId": str(project.id)}, status=201)
+
+
+class ProjectKeyView(AdminApiView):
+    def delete(self, request, project_id: str, key: str):
+        project = selectors.get_project(project_id=project_id)
+        services.revoke_project_key(project=project, key=key)
+        return HttpResponse(status=204)
