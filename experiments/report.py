@@ -16,8 +16,8 @@ CHART_PLOT_WIDTH = 440
 CHART_ROW_HEIGHT = 36
 CHART_BAR_HEIGHT = 18
 CHART_TOP = 10
-# The axis ends at the first of these that holds every interval.
-AXIS_MAXIMA = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+# The axis ends at the first of these that holds every interval; each has round quarters.
+AXIS_MAXIMA = (0.02, 0.04, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0)
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def _p_phrase(value: float) -> str:
 
 
 def _interval_text(interval: tuple[float, float] | None, formatter: Callable[[float], str]) -> str:
-    return "—" if interval is None else f"{formatter(interval[0])} to {formatter(interval[1])}"
+    return "—" if interval is None else f"{formatter(interval[0])} … {formatter(interval[1])}"
 
 
 def _row(variant: VariantResult, *, is_control: bool) -> TableRow:

@@ -63,4 +63,4 @@ def test_the_bars_share_one_scale_and_an_arm_without_data_has_no_whisker():
     assert CHART_LABEL_WIDTH < control.low_x < CHART_LABEL_WIDTH + control.width < control.high_x
     assert b.high_x <= CHART_LABEL_WIDTH + CHART_PLOT_WIDTH
     assert (c.width, c.low_x, c.high_x, c.label) == (0, None, None, "no data")
-    assert [label for _, label in report.chart.ticks] == ["0.0%", "7.5%", "15.0%", "22.5%", "30.0%"]
+    assert [label for _, label in report.chart.ticks] == ["0.0%", "10.0%", "20.0%", "30.0%", "40.0%"]
