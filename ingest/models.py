@@ -26,9 +26,7 @@ class Session(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
         indexes = [
             models.Index(fields=["project", "last_seen_at"], name="session_project_seen"),
             models.Index(fields=["session_id"], name="session_session_id"),
