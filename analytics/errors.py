@@ -36,7 +36,7 @@ class ApiError(Exception):
         if self.details:
             body["details"] = self.details
         return HttpResponse(
-            orjson.dumps({"error": body}),
+            orjson.dumps({"error": body}, option=orjson.OPT_NON_STR_KEYS),
             status=self.status,
             headers=self.headers,
             content_type="application/json",

@@ -189,12 +189,14 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=True)
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
     problems = []
-    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 32:
-        problems.append("SECRET_KEY must be set to a random string of at least 32 characters")
+    if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
+        problems.append("SECRET_KEY must be set to a random string of at least 50 characters")
     if "ALLOWED_HOSTS" not in env.ENVIRON:
         problems.append("ALLOWED_HOSTS must list the host names this service answers to")
     if ADMIN_API_KEY and len(ADMIN_API_KEY) < 24:

@@ -44,8 +44,9 @@ def update_project(*, project: Project, name: str, origins: list[str]) -> Projec
     project.name = _clean_name(name)
     project.origins = _clean_origins(origins)
     project.save(update_fields=["name", "origins"])
-    keys = list(project.keys.values_list("key", flat=True))
-    transaction.on_commit(lambda: cache.delete_many([key_cache_key(key) for key in keys]))
+    cache_keys = [key_cache_key(key) for key in project.keys.values_list("key", flat=True)]
+    cache.delete_many(cache_keys)
+    transaction.on_commit(lambda: cache.delete_many(cache_keys))
     return project
 
 
@@ -69,6 +70,8 @@ def revoke_key(*, api_key: ApiKey) -> ApiKey:
         api_key.save(update_fields=["revoked_at"])
         logger.info("revoked key %s… of project %s", api_key.key[:8], api_key.project_id)
     cache_key = key_cache_key(api_key.key)
+    # Dropped again after commit: a request racing the revocation may have re-cached it.
+    cache.delete(cache_key)
     transaction.on_commit(lambda: cache.delete(cache_key))
     return api_key
 

@@ -1,0 +1,77 @@
+import pytest
+
+from projects.models import ApiKey, Project
+from projects.selectors import project_for_key
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_admin_needs_a_staff_login(client):
+    response = client.get("/admin/projects/project/")
+    assert response.status_code == 302
+    assert "/admin/login/" in response["Location"]
+
+
+def test_a_staff_user_sees_projects_and_their_keys(admin_client, tenant, other_tenant):
+    listing = admin_client.get("/admin/projects/project/")
+    assert listing.status_code == 200
+    assert b"shop" in listing.content and b"blog" in listing.content
+    detail = admin_client.get(f"/admin/projects/project/{tenant.project.id}/change/")
+    assert detail.status_code == 200
+    assert tenant.key.encode() in detail.content
+
+
+def test_a_staff_user_adds_a_project_with_origins(admin_client):
+    response = admin_client.post(
+        "/admin/projects/project/add/",
+        {
+            "name": "docs",
+            "origins_text": "HTTPS://Docs.Example\nhttp://localhost:8000",
+            "keys-TOTAL_FORMS": "0",
+            "keys-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302
+    project = Project.objects.get(name="docs")
+    assert project.origins == ["https://docs.example", "http://localhost:8000"]
+
+
+def test_the_admin_refuses_a_bad_origin(admin_client):
+    response = admin_client.post(
+        "/admin/projects/project/add/",
+        {"name": "docs", "origins_text": "docs.example", "keys-TOTAL_FORMS": "0", "keys-INITIAL_FORMS": "0"},
+    )
+    assert response.status_code == 200
+    assert b"is not scheme://host[:port]" in response.content
+    assert Project.objects.count() == 0
+
+
+def test_a_staff_user_mints_a_key_with_the_action(admin_client, tenant):
+    response = admin_client.post(
+        "/admin/projects/project/",
+        {"action": "mint_key", "_selected_action": [str(tenant.project.id)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    minted = ApiKey.objects.filter(project=tenant.project).exclude(key=tenant.key).get()
+    assert minted.key.encode() in response.content
+    assert project_for_key(key=minted.key).id == tenant.project.id
+
+
+def test_a_staff_user_revokes_a_key_with_the_action(admin_client, tenant, other_tenant):
+    assert project_for_key(key=tenant.key) is not None
+    api_key = ApiKey.objects.get(key=tenant.key)
+    response = admin_client.post(
+        "/admin/projects/apikey/", {"action": "revoke", "_selected_action": [str(api_key.pk)]}, follow=True
+    )
+    assert response.status_code == 200
+    assert b"Revoked 1 key(s)." in response.content
+    assert project_for_key(key=tenant.key) is None
+    assert project_for_key(key=other_tenant.key) is not None
+
+
+def test_the_key_list_filters_revoked_keys(admin_client, tenant, revoked_key):
+    response = admin_client.get("/admin/projects/apikey/?state=revoked")
+    assert response.status_code == 200
+    assert revoked_key.encode() in response.content
+    assert tenant.key.encode() not in response.content
