@@ -77,9 +77,7 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(
-                fields=["project", "experiment", "anon_id"], name="assignment_once_per_anon_id"
-            )
+            models.UniqueConstraint(fields=["project", "experiment", "anon_id"], name="assignment_once_per_anon_id")
         ]
 
     def __str__(self) -> str:

@@ -157,14 +157,10 @@ def _findings(results: ExperimentResults) -> list[Finding]:
             )
         )
     if results.experiment.status == Experiment.Status.STOPPED:
-        findings.append(
-            Finding("warning", "Stopped: everyone gets the control and no new exposures are counted.")
-        )
+        findings.append(Finding("warning", "Stopped: everyone gets the control and no new exposures are counted."))
     exposed = [variant for variant in results.variants if variant.exposures]
     if not exposed:
-        findings.append(
-            Finding("info", "Nobody has been exposed yet: results appear once visitors are assigned.")
-        )
+        findings.append(Finding("info", "Nobody has been exposed yet: results appear once visitors are assigned."))
         return findings
     leader = max(exposed, key=lambda variant: variant.rate)
     if leader.rate == 0:
@@ -173,8 +169,7 @@ def _findings(results: ExperimentResults) -> list[Finding]:
     findings.append(
         Finding(
             "info",
-            f"Leading: {leader.key}, converting {percent(leader.rate)} "
-            f"of {leader.exposures:,} exposed visitors.",
+            f"Leading: {leader.key}, converting {percent(leader.rate)} of {leader.exposures:,} exposed visitors.",
         )
     )
     control = results.variants[0]

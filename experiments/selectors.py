@@ -51,17 +51,13 @@ class ExperimentResults:
 def get_experiment(*, project_id: uuid.UUID, key: str) -> Experiment:
     """The project's experiment with this key; 404 experiment_not_found otherwise."""
     # A key that cannot exist is answered without a query (it may hold NUL, which Postgres refuses).
-    experiment = (
-        Experiment.objects.filter(project_id=project_id, key=key).first() if is_valid_key(key) else None
-    )
+    experiment = Experiment.objects.filter(project_id=project_id, key=key).first() if is_valid_key(key) else None
     if experiment is None:
         raise not_found("experiment_not_found", f"This project has no experiment with key {key[:64]!r}.")
     return experiment
 
 
-def _compare(
-    *, conversions: int, exposures: int, control_conversions: int, control_exposures: int
-) -> Comparison:
+def _compare(*, conversions: int, exposures: int, control_conversions: int, control_exposures: int) -> Comparison:
     counts = {
         "conversions": conversions,
         "exposures": exposures,

@@ -53,18 +53,14 @@ def create_experiment(
     description = _clean_text(description, field="description", max_length=MAX_DESCRIPTION_LENGTH)
     try:
         with transaction.atomic():
-            experiment = Experiment.objects.create(
-                project=project, key=key, name=name, description=description
-            )
+            experiment = Experiment.objects.create(project=project, key=key, name=name, description=description)
             Variant.objects.bulk_create(
                 Variant(experiment=experiment, key=spec.key, weight=spec.weight, position=position)
                 for position, spec in enumerate(specs)
             )
     except IntegrityError:
         # The unique (project, key) constraint decides, so two racing creations cannot both win.
-        raise ApiError(
-            409, "experiment_exists", f"This project already has an experiment with key {key!r}."
-        ) from None
+        raise ApiError(409, "experiment_exists", f"This project already has an experiment with key {key!r}.") from None
     logger.info("created experiment %s (%s) in project %s", key, experiment.id, project.id)
     return experiment
 
@@ -94,9 +90,7 @@ def assign(*, project_id: uuid.UUID, experiment_key: str, anon_id: str) -> str:
     ).values_list("variant_id", flat=True)
     variant_id = exposure.first()
     if variant_id is None:
-        chosen = variant_for_bucket(
-            variants=variants, bucket=bucket_of(experiment_key=experiment.key, anon_id=anon_id)
-        )
+        chosen = variant_for_bucket(variants=variants, bucket=bucket_of(experiment_key=experiment.key, anon_id=anon_id))
         Assignment.objects.bulk_create(
             [Assignment(project_id=project_id, experiment=experiment, variant=chosen, anon_id=anon_id)],
             ignore_conflicts=True,
@@ -112,9 +106,7 @@ def convert(*, project_id: uuid.UUID, experiment_key: str, anon_id: str, goal: s
     experiment ran are still recorded after it is stopped.
     """
     experiment = selectors.get_experiment(project_id=project_id, key=experiment_key)
-    exposed = Assignment.objects.filter(
-        project_id=project_id, experiment_id=experiment.id, anon_id=anon_id
-    ).exists()
+    exposed = Assignment.objects.filter(project_id=project_id, experiment_id=experiment.id, anon_id=anon_id).exists()
     if not exposed:
         return ConversionOutcome.NOT_EXPOSED
     _, created = Conversion.objects.get_or_create(

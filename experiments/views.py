@@ -112,9 +112,7 @@ def public_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     @csrf_exempt
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method != "POST":
-            raise ApiError(
-                405, "method_not_allowed", f"Use POST, not {request.method}.", headers={"Allow": "POST"}
-            )
+            raise ApiError(405, "method_not_allowed", f"Use POST, not {request.method}.", headers={"Allow": "POST"})
         return view(request, *args, **kwargs)
 
     return wrapper

@@ -13,6 +13,4 @@ def browser() -> Client:
 @pytest.fixture
 def checkout(tenant) -> Experiment:
     """A running 50/50 experiment of `tenant`, control first."""
-    return services.create_experiment(
-        project=tenant.project, key="checkout", variants=[("control", 50), ("b", 50)]
-    )
+    return services.create_experiment(project=tenant.project, key="checkout", variants=[("control", 50), ("b", 50)])

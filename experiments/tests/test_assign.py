@@ -52,9 +52,7 @@ def test_the_answer_sticks_when_the_weights_change_later(browser, tenant, checko
 
 
 def test_a_variant_of_weight_zero_is_never_assigned(browser, tenant):
-    services.create_experiment(
-        project=tenant.project, key="pricing", variants=[("control", 50), ("off", 0), ("b", 50)]
-    )
+    services.create_experiment(project=tenant.project, key="pricing", variants=[("control", 50), ("off", 0), ("b", 50)])
     answers = {
         assign(browser, tenant, f"p{index}", url="/v1/experiments/pricing/assign").json()["variantKey"]
         for index in range(200)
@@ -64,18 +62,12 @@ def test_a_variant_of_weight_zero_is_never_assigned(browser, tenant):
 
 
 def test_a_stopped_experiment_answers_the_control_and_records_nothing(browser, tenant, checkout):
-    in_b = next(
-        f"s{index}"
-        for index in range(100)
-        if assign(browser, tenant, f"s{index}").json()["variantKey"] == "b"
-    )
+    in_b = next(f"s{index}" for index in range(100) if assign(browser, tenant, f"s{index}").json()["variantKey"] == "b")
     exposures = Assignment.objects.count()
     services.set_status(experiment=checkout, status=Experiment.Status.STOPPED)
 
     assert assign(browser, tenant, in_b).json() == {"variantKey": "control"}
-    assert {assign(browser, tenant, f"late{index}").json()["variantKey"] for index in range(20)} == {
-        "control"
-    }
+    assert {assign(browser, tenant, f"late{index}").json()["variantKey"] for index in range(20)} == {"control"}
     assert Assignment.objects.count() == exposures
 
     services.set_status(experiment=checkout, status=Experiment.Status.RUNNING)
@@ -95,25 +87,19 @@ def test_it_answers_404_for_an_unknown_experiment(browser, tenant, checkout):
 
 
 def test_it_refuses_a_key_of_another_project(browser, tenant, other_tenant):
-    services.create_experiment(
-        project=other_tenant.project, key="checkout", variants=[("control", 50), ("b", 50)]
-    )
+    services.create_experiment(project=other_tenant.project, key="checkout", variants=[("control", 50), ("b", 50)])
     response = assign(browser, tenant)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "experiment_not_found"
     assert Assignment.objects.count() == 0
 
 
-def test_each_project_assigns_only_in_its_own_experiment_of_the_same_key(
-    browser, tenant, other_tenant, checkout
-):
+def test_each_project_assigns_only_in_its_own_experiment_of_the_same_key(browser, tenant, other_tenant, checkout):
     theirs = services.create_experiment(
         project=other_tenant.project, key="checkout", variants=[("control", 50), ("b", 50)]
     )
     assign(browser, tenant, "shared-anon")
-    assert list(Assignment.objects.values_list("experiment_id", "project_id")) == [
-        (checkout.id, tenant.project.id)
-    ]
+    assert list(Assignment.objects.values_list("experiment_id", "project_id")) == [(checkout.id, tenant.project.id)]
     assign(browser, other_tenant, "shared-anon")
     assert Assignment.objects.filter(experiment=theirs, project=other_tenant.project).count() == 1
     assert Assignment.objects.filter(experiment=checkout).count() == 1
@@ -165,9 +151,7 @@ def test_it_refuses_an_origin_outside_the_project(browser, tenant, checkout):
 
 
 def test_a_browser_on_the_projects_origin_can_read_the_answer(browser, tenant, checkout):
-    preflight = browser.options(
-        URL, headers={"Origin": tenant.origin, "Access-Control-Request-Method": "POST"}
-    )
+    preflight = browser.options(URL, headers={"Origin": tenant.origin, "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 204
     response = assign(browser, tenant, Origin=tenant.origin)
     assert response.status_code == 200
@@ -211,9 +195,7 @@ def test_two_first_requests_for_one_anon_id_store_one_exposure_and_agree(tenant,
 
     def first_request():
         try:
-            answers.append(
-                services.assign(project_id=tenant.project.id, experiment_key="race", anon_id="same")
-            )
+            answers.append(services.assign(project_id=tenant.project.id, experiment_key="race", anon_id="same"))
         except BaseException as exc:
             failures.append(exc)
         finally:

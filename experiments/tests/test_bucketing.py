@@ -14,9 +14,7 @@ ANON_IDS = [f"anon-{index}" for index in range(20_000)]
 
 def assign_all(variants: list[VariantSpec], experiment_key: str = "checkout") -> Counter:
     return Counter(
-        variant_for_bucket(
-            variants=variants, bucket=bucket_of(experiment_key=experiment_key, anon_id=anon)
-        ).key
+        variant_for_bucket(variants=variants, bucket=bucket_of(experiment_key=experiment_key, anon_id=anon)).key
         for anon in ANON_IDS
     )
 
@@ -54,12 +52,8 @@ def test_two_experiments_split_the_same_people_independently():
     variants = [VariantSpec("control", 50), VariantSpec("b", 50)]
     pairs = Counter(
         (
-            variant_for_bucket(
-                variants=variants, bucket=bucket_of(experiment_key="checkout", anon_id=anon)
-            ).key,
-            variant_for_bucket(
-                variants=variants, bucket=bucket_of(experiment_key="pricing", anon_id=anon)
-            ).key,
+            variant_for_bucket(variants=variants, bucket=bucket_of(experiment_key="checkout", anon_id=anon)).key,
+            variant_for_bucket(variants=variants, bucket=bucket_of(experiment_key="pricing", anon_id=anon)).key,
         )
         for anon in ANON_IDS
     )

@@ -24,9 +24,7 @@ def test_it_creates_an_experiment_in_a_project_named_on_the_command_line(tenant)
         "Checkout",
     )
     assert [(v.key, v.weight) for v in experiment.variants.all()] == [("control", 50), ("b", 50)]
-    assert (
-        output.strip() == f"Created experiment checkout ({experiment.id}) in project shop: control 50%, b 50%"
-    )
+    assert output.strip() == f"Created experiment checkout ({experiment.id}) in project shop: control 50%, b 50%"
 
 
 def test_it_takes_the_project_by_id(tenant, other_tenant):
@@ -55,9 +53,7 @@ def test_it_explains_what_is_wrong_and_creates_nothing(tenant, args, message):
     assert stored_counts()["Experiment"] == 0
 
 
-@pytest.mark.parametrize(
-    ("variant", "message"), [("a50", "is not KEY:WEIGHT"), ("a:half", "is not a whole number")]
-)
+@pytest.mark.parametrize(("variant", "message"), [("a50", "is not KEY:WEIGHT"), ("a:half", "is not a whole number")])
 def test_it_refuses_a_variant_that_is_not_key_colon_weight(tenant, variant, message):
     with pytest.raises(CommandError, match=message):
         create("shop", "checkout", "--variant", variant, "--variant", "b:50")

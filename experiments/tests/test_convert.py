@@ -25,9 +25,7 @@ def test_it_records_a_conversion_once_per_goal(browser, tenant, checkout):
     assert convert(browser, tenant).json() == {"recorded": False, "reason": "duplicate"}
     assert convert(browser, tenant, goal="purchase").json() == {"recorded": True}
     assert sorted(Conversion.objects.values_list("anon_id", "goal")) == [("a1", "purchase"), ("a1", "signup")]
-    assert set(Conversion.objects.values_list("project_id", "experiment_id")) == {
-        (tenant.project.id, checkout.id)
-    }
+    assert set(Conversion.objects.values_list("project_id", "experiment_id")) == {(tenant.project.id, checkout.id)}
 
 
 def test_an_anon_id_never_exposed_counts_nowhere(browser, tenant, checkout):
@@ -68,12 +66,8 @@ def test_it_refuses_a_key_of_another_project(browser, tenant, other_tenant):
     assert Conversion.objects.filter(experiment=theirs).count() == 0
 
 
-def test_an_exposure_in_another_project_does_not_make_an_anon_id_exposed(
-    browser, tenant, other_tenant, checkout
-):
-    services.create_experiment(
-        project=other_tenant.project, key="checkout", variants=[("control", 50), ("b", 50)]
-    )
+def test_an_exposure_in_another_project_does_not_make_an_anon_id_exposed(browser, tenant, other_tenant, checkout):
+    services.create_experiment(project=other_tenant.project, key="checkout", variants=[("control", 50), ("b", 50)])
     expose(other_tenant, "a1")
     assert convert(browser, tenant, "a1").json() == {"recorded": False, "reason": "not_exposed"}
     assert Conversion.objects.count() == 0

@@ -52,9 +52,7 @@ def test_the_answer_has_exactly_the_contracts_shape(admin_api, tenant, checkout)
 
 
 def test_the_numbers_match_the_textbook_formulas(admin_api, tenant):
-    services.create_experiment(
-        project=tenant.project, key="checkout", variants=[("control", 34), ("b", 33), ("c", 33)]
-    )
+    services.create_experiment(project=tenant.project, key="checkout", variants=[("control", 34), ("b", 33), ("c", 33)])
     experiment = Experiment.objects.get()
     counts = {"control": (1000, 100), "b": (980, 127), "c": (1010, 88)}
     for key, (exposures, conversions) in counts.items():
@@ -105,9 +103,7 @@ def test_conversions_count_each_exposed_anon_id_once_on_the_goal_asked(admin_api
 
 def test_conversions_of_people_never_exposed_are_not_counted(admin_api, tenant, checkout):
     expose(checkout, "control", count=10, converted=1)
-    Conversion.objects.create(
-        project_id=tenant.project.id, experiment=checkout, anon_id="stranger", goal="signup"
-    )
+    Conversion.objects.create(project_id=tenant.project.id, experiment=checkout, anon_id="stranger", goal="signup")
     assert [row["conversions"] for row in results(admin_api, tenant).json()["variants"]] == [1, 0]
 
 
@@ -173,9 +169,7 @@ def test_a_split_within_chance_is_not_flagged(admin_api, tenant, checkout):
     expose(checkout, "control", count=1000)
     expose(checkout, "b", count=960)
     srm = results(admin_api, tenant).json()["srm"]
-    assert srm["pValue"] == pytest.approx(
-        math.erfc(math.sqrt(chi_square_statistic([1000, 960], [980, 980]) / 2))
-    )
+    assert srm["pValue"] == pytest.approx(math.erfc(math.sqrt(chi_square_statistic([1000, 960], [980, 980]) / 2)))
     assert srm["flagged"] is False
 
 
@@ -201,9 +195,7 @@ def test_a_stopped_experiment_still_has_results(admin_api, tenant, checkout):
     assert answer["variants"][0]["exposures"] == 10
 
 
-def test_the_counts_come_from_a_fixed_number_of_queries(
-    admin_api, tenant, checkout, django_assert_num_queries
-):
+def test_the_counts_come_from_a_fixed_number_of_queries(admin_api, tenant, checkout, django_assert_num_queries):
     expose(checkout, "control", count=5, converted=1)
     expose(checkout, "b", count=5, converted=2)
     # The project, the experiment, its variants and one aggregate over the exposures.
@@ -249,9 +241,7 @@ def test_each_project_sees_only_its_own_experiment_of_the_same_key(admin_api, te
     ],
 )
 def test_it_refuses_a_bad_query(admin_api, tenant, checkout, params, status, code):
-    params = {
-        name: str(tenant.project.id) if value == "{project}" else value for name, value in params.items()
-    }
+    params = {name: str(tenant.project.id) if value == "{project}" else value for name, value in params.items()}
     response = admin_api.get(URL, params)
     assert response.status_code == status
     assert response.json()["error"]["code"] == code

@@ -146,9 +146,7 @@ def test_the_srm_check_is_a_chi_square_goodness_of_fit_test():
     # Two degrees of freedom: exp(-x / 2); the expected split follows the weights.
     observed = [210, 290, 500]
     statistic = chi_square_statistic(observed, [200, 300, 500])
-    assert stats.sample_ratio_p_value(observed, [20, 30, 50]) == pytest.approx(
-        math.exp(-statistic / 2), abs=1e-12
-    )
+    assert stats.sample_ratio_p_value(observed, [20, 30, 50]) == pytest.approx(math.exp(-statistic / 2), abs=1e-12)
 
 
 def test_the_srm_check_leaves_out_variants_of_weight_zero():

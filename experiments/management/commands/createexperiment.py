@@ -45,6 +45,4 @@ class Command(BaseCommand):
         except ApiError as exc:
             raise CommandError(exc.message) from None
         split = ", ".join(f"{variant.key} {variant.weight}%" for variant in experiment.variants.all())
-        self.stdout.write(
-            f"Created experiment {experiment.key} ({experiment.id}) in project {target.name}: {split}"
-        )
+        self.stdout.write(f"Created experiment {experiment.key} ({experiment.id}) in project {target.name}: {split}")
