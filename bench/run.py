@@ -262,7 +262,10 @@ def main() -> None:
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"),
         "ADMIN_API_KEY": ADMIN_KEY,
         "RATE_LIMIT_PER_MIN": "100000000",
-        "DEBUG": "true",
+        # Production settings: DEBUG off (no query logging).
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-secret-key-" + "x" * 40,
+        "ALLOWED_HOSTS": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
     }
     key = prepare(env, args.database, with_experiment="experiments" in args.scenarios)
