@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from analytics.errors import ApiError
 from analytics.http import read_json_object
+from analytics.openapi import AdminAutoSchema
 
 
 def _digest(value: str) -> bytes:
@@ -38,6 +39,7 @@ class HasAdminKey(BasePermission):
 
 class AdminApiView(APIView):
     permission_classes = [HasAdminKey]
+    schema = AdminAutoSchema()
 
 
 class StrictCharField(serializers.CharField):

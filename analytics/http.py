@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 
 from analytics.errors import ApiError
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
     return HttpResponse(orjson.dumps(data), status=status, headers=headers, content_type="application/json")
+
+
+def plain_api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """For the /v1 views that skip DRF: only `methods` reach the view, OPTIONS is answered 204
+    (CORS preflights are answered earlier, by the CORS middleware), anything else is a JSON 405.
+
+    CSRF does not apply: these views read no cookie; the public ones authenticate with the
+    apiKey in the body.
+    """
+    allow = ", ".join([*methods, "OPTIONS"])
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method == "OPTIONS":
+                return HttpResponse(status=204, headers={"Allow": allow})
+            if request.method not in methods:
+                raise ApiError(405, "method_not_allowed", f"Use {' or '.join(methods)}.", headers={"Allow": allow})
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
 
 
 def read_json_object(request: HttpRequest) -> dict[str, Any]:

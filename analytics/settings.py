@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "corsheaders",
     "projects",
     "ingest",
@@ -148,6 +150,27 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "analytics.errors.drf_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI description served at /v1/schema, with Swagger UI at /v1/docs (no CDN: sidecar).
+SPECTACULAR_SETTINGS = {
+    "TITLE": "analytics",
+    "DESCRIPTION": (
+        "Multi-tenant web-analytics ingestion: projects and keys (admin key), browser batches and "
+        'A/B experiments (browser key). Every error is `{"error": {"code", "message", "details"?}}`.'
+    ),
+    "VERSION": "1",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "analytics.openapi.add_plain_views",
+    ],
 }
 
 # CORS for the public endpoints only; whether an origin is allowed depends on the

@@ -1,10 +1,19 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics import views
 
 urlpatterns = [
     path("v1/health", views.health, name="health"),
+    # JSON first, so /v1/schema answers JSON like the rest of the API; ?format=yaml for YAML.
+    path(
+        "v1/schema",
+        SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer, OpenApiYamlRenderer]),
+        name="schema",
+    ),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("projects.urls")),
     path("v1/", include("ingest.urls")),
     path("v1/", include("experiments.urls")),

@@ -1,27 +1,31 @@
-from collections.abc import Callable
-
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 
 from analytics.api import AdminApiView, StrictCharField, validated_body
-from analytics.errors import ApiError, invalid_field
-from analytics.http import iso, json_response, read_json_object
+from analytics.errors import invalid_field
+from analytics.http import iso, json_response, plain_api_view, read_json_object
+from analytics.openapi import NO_NUL, admin_operation, ref
 from experiments import selectors, services
 from experiments.models import Experiment
+from experiments.openapi import VARIANT
 from experiments.selectors import ExperimentResults
 from experiments.services import ConversionOutcome
-from experiments.validation import MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, clean_identifier
+from experiments.validation import MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, MAX_VARIANTS, MIN_VARIANTS, clean_identifier
 from projects.auth import authenticate_public
 from projects.selectors import get_project
+
+
+@extend_schema_field({"type": "array", "items": VARIANT, "minItems": MIN_VARIANTS, "maxItems": MAX_VARIANTS})
+class VariantsField(serializers.ListField):
+    """Entries are checked in variant_pairs and validate_variants, which refuse "50", 50.0 and
+    true as weights (a DRF IntegerField would accept them)."""
 
 
 class ExperimentInput(serializers.Serializer):
     projectId = StrictCharField(max_length=64)  # the API's JSON names are camelCase
     key = StrictCharField(max_length=200)
-    # Checked entry by entry in variant_pairs and validate_variants, which refuse "50", 50.0 and
-    # true as weights (a DRF IntegerField would accept them).
-    variants = serializers.ListField(max_length=100)
+    variants = VariantsField(max_length=100)
     name = StrictCharField(max_length=services.MAX_NAME_LENGTH, allow_blank=True, default="")
     description = StrictCharField(max_length=services.MAX_DESCRIPTION_LENGTH, allow_blank=True, default="")
 
@@ -78,6 +82,15 @@ def results_json(results: ExperimentResults) -> dict:
 
 
 class ExperimentsView(AdminApiView):
+    @admin_operation(
+        operation_id="createExperiment",
+        request=ExperimentInput,
+        success={201: OpenApiResponse(ref("Experiment"), description="Created.")},
+        errors=(404, 409),
+        description="A running experiment. 400 unless there are 2 to 20 variants with distinct keys and integer "
+        "weights 0..100 adding up to 100, the first being the control; 404 unknown project; 409 the project "
+        "already has an experiment with this key.",
+    )
     def post(self, request):
         data = validated_body(request, ExperimentInput)
         project = get_project(project_id=data["projectId"])
@@ -92,6 +105,21 @@ class ExperimentsView(AdminApiView):
 
 
 class ExperimentResultsView(AdminApiView):
+    @admin_operation(
+        operation_id="experimentResults",
+        parameters=(
+            OpenApiParameter(
+                "projectId", {"type": "string", "minLength": 1}, required=True, description="The experiment's project."
+            ),
+            OpenApiParameter(
+                "goal",
+                {"type": "string", "maxLength": MAX_GOAL_LENGTH, "pattern": NO_NUL},
+                description="Count conversions on this goal only; empty or absent: any goal.",
+            ),
+        ),
+        success={200: OpenApiResponse(ref("ExperimentResults"), description="Counts and statistics per variant.")},
+        errors=(400, 404),
+    )
     def get(self, request, key: str):
         project_id = request.query_params.get("projectId")
         if not project_id:
@@ -105,20 +133,7 @@ class ExperimentResultsView(AdminApiView):
         return json_response(results_json(results))
 
 
-def public_post(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """A browser endpoint: POST only (preflights are answered by the CORS middleware), no CSRF
-    token since the apiKey in the body authenticates it."""
-
-    @csrf_exempt
-    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.method != "POST":
-            raise ApiError(405, "method_not_allowed", f"Use POST, not {request.method}.", headers={"Allow": "POST"})
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-@public_post
+@plain_api_view("POST")
 def assign(request: HttpRequest, key: str) -> HttpResponse:
     payload = read_json_object(request)
     project = authenticate_public(request, payload, scope="assign")
@@ -127,7 +142,7 @@ def assign(request: HttpRequest, key: str) -> HttpResponse:
     return json_response({"variantKey": variant_key})
 
 
-@public_post
+@plain_api_view("POST")
 def convert(request: HttpRequest, key: str) -> HttpResponse:
     payload = read_json_object(request)
     project = authenticate_public(request, payload, scope="convert")

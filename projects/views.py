@@ -1,8 +1,10 @@
 from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from analytics.api import AdminApiView, StrictCharField, validated_body
 from analytics.http import iso, json_response
+from analytics.openapi import admin_operation, ref
 from projects import selectors, services
 from projects.models import ApiKey, Project
 
@@ -35,6 +37,10 @@ class KeyInput(serializers.Serializer):
 
 
 class ProjectsView(AdminApiView):
+    @admin_operation(
+        operation_id="listProjects",
+        success={200: OpenApiResponse(ref("ProjectList"), description="Every project with its keys.")},
+    )
     def get(self, request):
         projects = [
             {**project_json(project), "keys": [key_json(key) for key in project.keys.all()]}
@@ -42,6 +48,12 @@ class ProjectsView(AdminApiView):
         ]
         return json_response({"projects": projects})
 
+    @admin_operation(
+        operation_id="createProject",
+        request=ProjectInput,
+        success={201: OpenApiResponse(ref("Project"), description="Created.")},
+        description="400 on an empty name or an origin that is not scheme://host[:port].",
+    )
     def post(self, request):
         data = validated_body(request, ProjectInput)
         project = services.create_project(name=data["name"], origins=data["origins"])
@@ -49,6 +61,13 @@ class ProjectsView(AdminApiView):
 
 
 class ProjectKeysView(AdminApiView):
+    @admin_operation(
+        operation_id="mintKey",
+        request=KeyInput,
+        success={201: OpenApiResponse(ref("NewKey"), description="Minted.")},
+        errors=(404,),
+        description="A new public browser key for the project; the body (and its label) may be left out.",
+    )
     def post(self, request, project_id: str):
         project = selectors.get_project(project_id=project_id)
         data = validated_body(request, KeyInput)
@@ -57,6 +76,11 @@ class ProjectKeysView(AdminApiView):
 
 
 class ProjectKeyView(AdminApiView):
+    @admin_operation(
+        operation_id="revokeKey",
+        success={204: OpenApiResponse(description="Revoked; refused from the next request on.")},
+        errors=(404,),
+    )
     def delete(self, request, project_id: str, key: str):
         project = selectors.get_project(project_id=project_id)
         services.revoke_project_key(project=project, key=key)

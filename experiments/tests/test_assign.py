@@ -161,7 +161,7 @@ def test_a_browser_on_the_projects_origin_can_read_the_answer(browser, tenant, c
 def test_it_answers_json_to_a_method_other_than_post(browser, checkout):
     response = browser.get(URL)
     assert response.status_code == 405
-    assert response["Allow"] == "POST"
+    assert response["Allow"] == "POST, OPTIONS"
     assert response.json()["error"]["code"] == "method_not_allowed"
 
 

@@ -1,0 +1,203 @@
+"""The OpenAPI schema against the contract (docs/api-contract.md) and against real answers."""
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from conftest import ADMIN_KEY
+from ingest.tests.conftest import make_batch
+
+pytestmark = pytest.mark.django_db
+
+# Every endpoint of the contract with the status codes it documents.
+CONTRACT = {
+    ("get", "/v1/health"): {200, 503},
+    ("post", "/v1/projects"): {201, 400, 401, 413, 503},
+    ("get", "/v1/projects"): {200, 401, 503},
+    ("post", "/v1/projects/{project_id}/keys"): {201, 400, 401, 404, 413, 503},
+    ("delete", "/v1/projects/{project_id}/keys/{key}"): {204, 401, 404, 503},
+    ("post", "/v1/ingest"): {202, 400, 401, 403, 413, 429, 503},
+    ("post", "/v1/experiments"): {201, 400, 401, 404, 409, 413, 503},
+    ("post", "/v1/experiments/{key}/assign"): {200, 400, 401, 403, 404, 413, 429, 503},
+    ("post", "/v1/experiments/{key}/convert"): {200, 400, 401, 403, 404, 413, 429, 503},
+    ("get", "/v1/experiments/{key}/results"): {200, 400, 401, 404, 503},
+}
+PUBLIC = {("post", "/v1/ingest"), ("post", "/v1/experiments/{key}/assign"), ("post", "/v1/experiments/{key}/convert")}
+
+# Required fields of bodies, as the contract lists them.
+REQUIRED = {
+    "IngestBatch": {"apiKey", "session"},
+    "IngestEvent": {"type"},
+    "IngestMovementSample": {"kind", "x", "y"},
+    "IngestResult": {"accepted", "duplicates", "rejected"},
+    "ProjectInput": {"name"},
+    "Project": {"id", "name", "origins", "createdAt"},
+    "Key": {"key", "label", "createdAt", "revokedAt"},
+    "NewKey": {"key", "label", "projectId", "createdAt"},
+    "ExperimentInput": {"projectId", "key", "variants"},
+    "Experiment": {"id", "projectId", "key", "status", "variants"},
+    "ExperimentResults": {"experiment", "goal", "variants", "srm"},
+    "AssignRequest": {"apiKey", "anonId"},
+    "Assignment": {"variantKey"},
+    "ConvertRequest": {"apiKey", "anonId", "goal"},
+    "Error": {"error"},
+}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    from django.test import Client
+
+    with django_db_blocker.unblock():
+        response = Client().get("/v1/schema")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/vnd.oai.openapi+json"
+    return response.json()
+
+
+def operation(schema: dict, method: str, path: str) -> dict:
+    return schema["paths"][path][method]
+
+
+def test_it_serves_an_openapi_3_schema_of_the_whole_api(schema):
+    assert schema["openapi"].startswith("3.1")
+    documented = {(method, path) for path, item in schema["paths"].items() for method in item}
+    assert documented == set(CONTRACT)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(CONTRACT))
+def test_each_endpoint_documents_the_status_codes_of_the_contract(schema, method, path):
+    responses = operation(schema, method, path)["responses"]
+    assert {int(status) for status in responses} == CONTRACT[(method, path)]
+
+
+def test_every_error_answer_has_the_error_shape(schema):
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            for status, response in op["responses"].items():
+                if int(status) >= 400:
+                    body = response["content"]["application/json"]["schema"]
+                    assert body == {"$ref": "#/components/schemas/Error"}, (method, path, status)
+    error = schema["components"]["schemas"]["Error"]["properties"]["error"]
+    assert set(error["required"]) == {"code", "message"}
+    assert set(error["properties"]) == {"code", "message", "details"}
+
+
+def test_rate_limited_and_unavailable_answers_carry_retry_after(schema):
+    for path, item in schema["paths"].items():
+        for op in item.values():
+            for status in ("429", "503"):
+                if status in op["responses"]:
+                    assert "Retry-After" in op["responses"][status]["headers"], (path, status)
+
+
+@pytest.mark.parametrize(("component", "required"), sorted(REQUIRED.items()))
+def test_bodies_require_the_fields_of_the_contract(schema, component, required):
+    assert set(schema["components"]["schemas"][component]["required"]) >= required
+
+
+def test_admin_operations_use_the_admin_key_and_public_ones_the_body_key(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["adminKey"] == {**schemes["adminKey"], "type": "apiKey", "in": "header", "name": "x-admin-key"}
+    assert schemes["browserKey"]["x-in"] == "body"
+    for method, path in CONTRACT:
+        security = operation(schema, method, path)["security"]
+        if (method, path) in PUBLIC:
+            assert security == [{"browserKey": []}]
+        elif path == "/v1/health":
+            assert security == []
+        else:
+            assert security == [{"adminKey": []}]
+
+
+def test_the_docs_page_needs_no_cdn(client):
+    response = client.get("/v1/docs")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui" in page
+    assert "drf_spectacular_sidecar" in page
+    assert "cdn." not in page
+
+
+class Recorder:
+    """Validates every answer against the schema's response for its operation and status."""
+
+    def __init__(self, schema: dict) -> None:
+        self.schema = schema
+        self.checked: set[tuple[str, str, int]] = set()
+
+    def check(self, response, method: str, path: str) -> None:
+        documented = operation(self.schema, method, path)["responses"]
+        status = response.status_code
+        assert str(status) in documented, (method, path, status, response.content)
+        content = documented[str(status)].get("content")
+        if content is None:
+            assert response.content == b""
+        else:
+            body_schema = content["application/json"]["schema"]
+            validator = Draft202012Validator({"components": self.schema["components"], **body_schema})
+            errors = [error.message for error in validator.iter_errors(json.loads(response.content))]
+            assert not errors, (method, path, status, errors)
+        self.checked.add((method, path, status))
+
+
+def test_real_answers_match_the_schema(schema, settings, client, tenant, other_tenant):
+    settings.ADMIN_API_KEY = ADMIN_KEY
+    admin = {"HTTP_X_ADMIN_KEY": ADMIN_KEY}
+    recorder = Recorder(schema)
+
+    def post(path, template, body, **extra):
+        response = client.post(path, data=json.dumps(body), content_type="application/json", **extra)
+        recorder.check(response, "post", template)
+        return response
+
+    def get(path, template, **extra):
+        response = client.get(path, **extra)
+        recorder.check(response, "get", template)
+        return response
+
+    keys = "/v1/projects/{project_id}/keys"
+    get("/v1/health", "/v1/health")
+    get("/v1/health?deep=1", "/v1/health")
+    project = post("/v1/projects", "/v1/projects", {"name": "site", "origins": ["https://site.example"]}, **admin)
+    post("/v1/projects", "/v1/projects", {"name": ""}, **admin)
+    post("/v1/projects", "/v1/projects", {"name": "x"})
+    project_id = project.json()["id"]
+    key = post(f"/v1/projects/{project_id}/keys", keys, {"label": "web"}, **admin).json()["key"]
+    post(f"/v1/projects/{project_id[:-1]}0/keys", keys, {}, **admin)
+    get("/v1/projects", "/v1/projects", **admin)
+
+    post("/v1/ingest", "/v1/ingest", make_batch(key, events=2, movement=1, sentAt="yesterday"))
+    batch = make_batch(key)
+    batch["events"].append({"type": ""})
+    post("/v1/ingest", "/v1/ingest", batch)
+    post("/v1/ingest", "/v1/ingest", batch)
+    post("/v1/ingest", "/v1/ingest", make_batch("ak_" + "n" * 32))
+    post("/v1/ingest", "/v1/ingest", make_batch(key), HTTP_ORIGIN="https://elsewhere.example")
+
+    variants = [{"key": "control", "weight": 50}, {"key": "b", "weight": 50}]
+    experiment = {"projectId": project_id, "key": "hero", "variants": variants}
+    post("/v1/experiments", "/v1/experiments", experiment, **admin)
+    post("/v1/experiments", "/v1/experiments", experiment, **admin)
+    post("/v1/experiments", "/v1/experiments", {**experiment, "projectId": str(other_tenant.project.id)}, **admin)
+    post("/v1/experiments", "/v1/experiments", {**experiment, "projectId": project_id[:-1] + "0"}, **admin)
+    assign, convert = "/v1/experiments/{key}/assign", "/v1/experiments/{key}/convert"
+    post("/v1/experiments/hero/assign", assign, {"apiKey": key, "anonId": "a1"})
+    post("/v1/experiments/nope/assign", assign, {"apiKey": key, "anonId": "a1"})
+    post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": "a2", "goal": "signup"})
+    post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": "a1", "goal": "signup"})
+    post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": "a1", "goal": "signup"})
+    post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": ""})
+    results = "/v1/experiments/{key}/results"
+    get(f"/v1/experiments/hero/results?projectId={project_id}&goal=signup", results, **admin)
+    get(f"/v1/experiments/hero/results?projectId={project_id}", results, **admin)
+    get("/v1/experiments/hero/results", results, **admin)
+
+    revoke = "/v1/projects/{project_id}/keys/{key}"
+    recorder.check(client.delete(f"/v1/projects/{project_id}/keys/{key}", **admin), "delete", revoke)
+    recorder.check(client.delete(f"/v1/projects/{project_id}/keys/{tenant.key}", **admin), "delete", revoke)
+    post("/v1/experiments/hero/assign", assign, {"apiKey": key, "anonId": "a1"})
+
+    statuses = {status for _, _, status in recorder.checked}
+    assert statuses == {200, 201, 202, 204, 400, 401, 403, 404, 409}
