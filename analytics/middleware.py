@@ -7,7 +7,7 @@ import logging
 
 from corsheaders.middleware import CorsMiddleware as BaseCorsMiddleware
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 
 from analytics.errors import ApiError, DatabaseUnavailable
@@ -83,8 +83,11 @@ class ApiErrorMiddleware:
             return exception.response()
         if not request.path.startswith(API_PREFIX):
             return None
-        if isinstance(exception, DatabaseError):
-            logger.error("database error on %s: %s", request.path, exception)
+        # Only a lost or refused connection (or a query the server gave up on) means the database
+        # is unavailable; any other DatabaseError is input that should have been refused
+        # earlier, a bug answered as one, not a 503 that tells the client to retry.
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            logger.error("database unavailable on %s: %s", request.path, exception)
             return DatabaseUnavailable().response()
         logger.exception("unhandled error on %s", request.path)
         return ApiError(500, "internal_error", "Something went wrong on our side.").response()

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
 from django.core.cache import cache
 
+from analytics.degraded import fail_open
 from analytics.http import fingerprint
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,8 @@ def hit(*, scope: str, identity: tuple[str, ...], limit: int, window_s: int = 60
     now = time.time()
     window = int(now // window_s)
     key = f"rl:{scope}:{fingerprint(*identity)}:{window}"
-    try:
-        count = _increment(key, window_s + 1)
-    except Exception as exc:  # the limiter must never take ingest down with it
-        logger.warning("rate limiter unavailable, allowing the request: %s", exc)
-        return RateDecision(True)
+    # Without Redis the request passes (count 0): the limiter must never take ingest down with it.
+    count = fail_open("rateLimit", 0, _increment, key, window_s + 1)
     if count > limit:
         return RateDecision(False, retry_after=max(1, int((window + 1) * window_s - now)))
     return RateDecision(True)

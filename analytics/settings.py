@@ -107,12 +107,12 @@ if REDIS_URL:
             "OPTIONS": {
                 "SOCKET_CONNECT_TIMEOUT": 0.25,
                 "SOCKET_TIMEOUT": 0.25,
-                # Redis down means a slower key lookup, never a failed request.
-                "IGNORE_EXCEPTIONS": True,
+                # Errors reach the callers, which fail open and count it (analytics.degraded):
+                # Redis down means a key lookup in the database and no rate limit, never a failed request.
+                "IGNORE_EXCEPTIONS": False,
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {
         "default": {

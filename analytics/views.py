@@ -4,10 +4,10 @@ from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse
 from django.views import defaults
-from django.views.decorators.http import require_GET
 
+from analytics import degraded
 from analytics.errors import ApiError
-from analytics.http import json_response
+from analytics.http import json_response, plain_api_view
 
 logger = logging.getLogger(__name__)
 
@@ -34,21 +34,22 @@ def _cache_is_up() -> bool:
         return False
 
 
-@require_GET
+@plain_api_view("GET")
 def health(request: HttpRequest) -> HttpResponse:
     if request.GET.get("deep") not in ("1", "true"):
         return json_response({"status": "ok"})
     checks = {"database": _database_is_up(), "cache": _cache_is_up()}
     down = [name for name, up in checks.items() if not up]
+    fail_open = degraded.counts()
     if down:
         raise ApiError(
             503,
             "dependency_down",
             f"Down: {', '.join(down)}.",
-            details={"down": down},
+            details={"down": down, "failOpen": fail_open},
             headers={"Retry-After": "5"},
         )
-    return json_response({"status": "ok", "checks": dict.fromkeys(checks, "ok")})
+    return json_response({"status": "ok", "checks": dict.fromkeys(checks, "ok"), "failOpen": fail_open})
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

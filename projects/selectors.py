@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -7,14 +8,20 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
+from analytics.degraded import fail_open
 from analytics.errors import ApiError, not_found
 from analytics.http import fingerprint
 from projects.models import ApiKey, Project
 
 KEY_PREFIX = "ak_"
 MAX_KEY_LENGTH = 64
+# What mint_key makes: the prefix and URL-safe characters. Anything else (a NUL, which
+# Postgres text cannot hold, say) is refused without a query.
+KEY_FORMAT = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]{{1,{MAX_KEY_LENGTH - len(KEY_PREFIX)}}}\Z")
 # Cached for unknown and revoked keys, so guessing keys does not reach the database.
 NO_PROJECT = ""
+# What a lookup gets when Redis cannot be reached (None is a cache miss).
+CACHE_DOWN = object()
 
 
 @dataclass(frozen=True)
@@ -25,24 +32,30 @@ class KeyedProject:
     origins: frozenset[str]
 
 
+def is_well_formed_key(key: str) -> bool:
+    return KEY_FORMAT.match(key) is not None
+
+
 def key_cache_key(key: str) -> str:
     return f"apikey:{fingerprint(key)}"
 
 
 def project_for_key(*, key: str) -> KeyedProject | None:
     """The project of an active browser key, through the cache (KEY_CACHE_TTL_S)."""
-    if not key.startswith(KEY_PREFIX) or len(key) > MAX_KEY_LENGTH:
+    if not is_well_formed_key(key):
         return None
     cache_key = key_cache_key(key)
-    cached = cache.get(cache_key)
-    if cached is None:
+    cached = fail_open("keyCache", CACHE_DOWN, cache.get, cache_key)
+    if cached is None or cached is CACHE_DOWN:
         row = (
             ApiKey.objects.filter(key=key, revoked_at__isnull=True)
             .values_list("project_id", "project__origins")
             .first()
         )
-        cached = (str(row[0]), list(row[1])) if row else NO_PROJECT
-        cache.set(cache_key, cached, timeout=settings.KEY_CACHE_TTL_S)
+        found = (str(row[0]), list(row[1])) if row else NO_PROJECT
+        if cached is None:  # not worth a second failing round trip when Redis is down
+            fail_open("keyCache", None, cache.set, cache_key, found, timeout=settings.KEY_CACHE_TTL_S)
+        cached = found
     if cached == NO_PROJECT:
         return None
     project_id, origins = cached

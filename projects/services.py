@@ -3,14 +3,16 @@ from __future__ import annotations
 import logging
 import secrets
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.degraded import CACHE_ERRORS
 from analytics.errors import invalid_field, not_found
 from projects.models import ApiKey, Project
 from projects.origins import normalise_origins
-from projects.selectors import KEY_PREFIX, key_cache_key
+from projects.selectors import KEY_PREFIX, is_well_formed_key, key_cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,25 @@ def _clean_origins(origins: list[str]) -> list[str]:
         raise invalid_field("origins", str(exc)) from None
 
 
+def _drop_cached(cache_keys: list[str]) -> None:
+    try:
+        cache.delete_many(cache_keys)
+    except CACHE_ERRORS as exc:
+        logger.error(
+            "could not drop %d cached key lookup(s), Redis unreachable (%s): they expire within %d s",
+            len(cache_keys),
+            exc,
+            settings.KEY_CACHE_TTL_S,
+        )
+
+
+def _forget_cached(cache_keys: list[str]) -> None:
+    """Drop cached key->project entries now, and again after commit: a request racing the
+    change may have cached the old state in between."""
+    _drop_cached(cache_keys)
+    transaction.on_commit(lambda: _drop_cached(cache_keys))
+
+
 def create_project(*, name: str, origins: list[str]) -> Project:
     project = Project.objects.create(name=_clean_name(name), origins=_clean_origins(origins))
     logger.info("created project %s", project.id)
@@ -44,9 +65,7 @@ def update_project(*, project: Project, name: str, origins: list[str]) -> Projec
     project.name = _clean_name(name)
     project.origins = _clean_origins(origins)
     project.save(update_fields=["name", "origins"])
-    cache_keys = [key_cache_key(key) for key in project.keys.values_list("key", flat=True)]
-    cache.delete_many(cache_keys)
-    transaction.on_commit(lambda: cache.delete_many(cache_keys))
+    _forget_cached([key_cache_key(key) for key in project.keys.values_list("key", flat=True)])
     return project
 
 
@@ -58,7 +77,7 @@ def mint_key(*, project: Project, label: str = "") -> ApiKey:
         project=project, label=label, key=KEY_PREFIX + secrets.token_urlsafe(KEY_RANDOM_BYTES)
     )
     # A lookup of this exact string may have cached "no project" before it existed.
-    cache.delete(key_cache_key(api_key.key))
+    _drop_cached([key_cache_key(api_key.key)])
     logger.info("minted key %s… for project %s", api_key.key[:8], project.id)
     return api_key
 
@@ -69,18 +88,14 @@ def revoke_key(*, api_key: ApiKey) -> ApiKey:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
         logger.info("revoked key %s… of project %s", api_key.key[:8], api_key.project_id)
-    cache_key = key_cache_key(api_key.key)
-    # Dropped again after commit: a request racing the revocation may have re-cached it.
-    cache.delete(cache_key)
-    transaction.on_commit(lambda: cache.delete(cache_key))
+    _forget_cached([key_cache_key(api_key.key)])
     return api_key
 
 
 def revoke_project_key(*, project: Project, key: str) -> ApiKey:
-    try:
-        api_key = project.keys.get(key=key)
-    except ApiKey.DoesNotExist:
-        raise not_found("key_not_found", "This project has no such key.") from None
+    api_key = project.keys.filter(key=key).first() if is_well_formed_key(key) else None
+    if api_key is None:
+        raise not_found("key_not_found", "This project has no such key.")
     return revoke_key(api_key=api_key)
 
 

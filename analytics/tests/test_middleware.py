@@ -71,3 +71,30 @@ def test_it_answers_a_crash_in_json_without_a_trace(admin_api, monkeypatch):
     response = admin_api.get("/v1/projects")
     assert response.status_code == 500
     assert response.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
+
+
+def test_a_database_error_that_is_not_a_lost_connection_is_a_500_not_a_503(admin_api, monkeypatch):
+    # A 503 tells clients to retry; input the database refuses is not an outage.
+    from django.db import DataError
+
+    def refuse(**kwargs):
+        raise DataError("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+
+    monkeypatch.setattr("projects.selectors.list_projects", refuse)
+    admin_api.raise_request_exception = False
+    response = admin_api.get("/v1/projects")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+
+
+def test_a_lost_database_connection_is_a_503_with_retry_after(admin_api, monkeypatch):
+    from django.db import InterfaceError
+
+    def lost(**kwargs):
+        raise InterfaceError("connection already closed")
+
+    monkeypatch.setattr("projects.selectors.list_projects", lost)
+    response = admin_api.get("/v1/projects")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response.json()["error"]["code"] == "database_unavailable"

@@ -80,6 +80,14 @@ def test_it_refuses_to_revoke_a_key_of_another_project(admin_api, tenant, other_
     assert ApiKey.objects.get(key=other_tenant.key).revoked_at is None
 
 
+@pytest.mark.parametrize("key", ["ak_%00abc", "ak_abc%00", "ak_%ED%A0%80", "ak_" + "a" * 200, "%00"])
+def test_it_answers_404_for_a_key_that_cannot_exist(admin_api, tenant, key):
+    # Found by fuzzing: a NUL character reached Postgres, and its refusal was answered as a 503.
+    response = admin_api.delete(f"/v1/projects/{tenant.project.id}/keys/{key}")
+    assert response.status_code == 404
+    assert error_code(response) == "key_not_found"
+
+
 @pytest.mark.parametrize(
     ("headers", "configured"),
     [
