@@ -22,3 +22,5 @@ timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
+# Request lines hold keys (DELETE /v1/projects/:id/keys/:key): they are cut down before writing.
+logger_class = "analytics.logs.GunicornLogger"

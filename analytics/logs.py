@@ -1,0 +1,49 @@
+"""Log hygiene: no browser key or admin key reaches a log line in full.
+
+Keys travel in URL paths (revoking one is DELETE /v1/projects/:id/keys/:key), and Django logs
+the path of every 4xx answer and gunicorn the request line of every request, so the keys are
+cut down where the lines are written rather than at each place that might log one.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from django.conf import settings
+from gunicorn import glogging
+
+# A browser key keeps the 8 characters the services log (ak_ and 5 more), enough to tell keys apart.
+BROWSER_KEY = re.compile(r"(ak_[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{6,}")
+
+
+def redact(text: str) -> str:
+    text = BROWSER_KEY.sub(r"\1…", text)
+    admin_key = settings.ADMIN_API_KEY
+    if admin_key:
+        text = text.replace(admin_key, "[admin key]")
+    return text
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message (and traceback) with the keys in it cut down."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = redact(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger (its error log and the access log's request lines), redacted."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            log.addFilter(RedactSecrets())
