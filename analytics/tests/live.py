@@ -11,10 +11,12 @@ import http.client
 import os
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +140,11 @@ class Gunicorn:
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
+    def kill_worker(self, pid: int) -> None:
+        if pid not in self.worker_pids():
+            raise ValueError(f"{pid} is not a worker of this server")
+        os.kill(pid, signal.SIGKILL)
+
     def wait(self, timeout: float) -> int:
         return self.process.wait(timeout=timeout)
 
@@ -193,11 +200,12 @@ class RedisServer:
             self.kill()
 
 
-def _reset(sock: socket.socket) -> None:
-    """Close with an RST, as a dying peer's kernel does."""
+def abort_connection(sock: socket.socket) -> None:
+    """Break a connection as a dying peer does (an RST where the kernel can): the thread
+    blocked reading it wakes up; closing is left to that thread."""
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        sock.close()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.shutdown(socket.SHUT_RDWR)
     except OSError:
         pass
 
@@ -205,9 +213,9 @@ def _reset(sock: socket.socket) -> None:
 class TcpProxy:
     """A TCP proxy in front of Postgres that a test can cut, blackhole and restore.
 
-    - cut(): live connections are reset and new ones refused, as when Postgres is down;
-    - blackhole(): live connections are reset and new ones accepted but never answered, as
-      when a host stops answering (this is what the client's connect timeout is for);
+    - cut(): live connections are broken and new ones refused, as when Postgres is down;
+    - blackhole(): live connections are broken and new ones accepted but never answered, as
+      when a host stops answering (what the client's connect timeout is for);
     - restore(): connections go through again.
     """
 
@@ -216,7 +224,8 @@ class TcpProxy:
         self.port = free_port()
         self.mode = "open"
         self._listener: socket.socket | None = None
-        self._live: set[socket.socket] = set()
+        self._piped: set[socket.socket] = set()
+        self._held: set[socket.socket] = set()
         self._lock = threading.Lock()
 
     def start(self) -> TcpProxy:
@@ -229,62 +238,183 @@ class TcpProxy:
             try:
                 client, _ = listener.accept()
             except OSError:
-                return  # the listener was closed by cut()
+                return  # cut() shut the listener
             with self._lock:
-                self._live.add(client)
-                mode = self.mode
-            if mode == "blackhole":
-                continue  # held open, never answered
+                if self.mode == "blackhole":
+                    self._held.add(client)
+                    continue
             try:
                 server = socket.create_connection(self.upstream, timeout=5)
             except OSError:
-                _reset(client)
+                client.close()
                 continue
+            server.settimeout(None)
             with self._lock:
-                self._live.add(server)
+                self._piped.update((client, server))
+            # The last of the two pumps to finish closes both sockets, so neither is closed under the other.
+            remaining = [2]
             for source, target in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+                threading.Thread(target=self._pump, args=(source, target, remaining), daemon=True).start()
 
-    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, remaining: list[int]) -> None:
         try:
             while chunk := source.recv(65536):
                 target.sendall(chunk)
         except OSError:
             pass
-        finally:
-            for sock in (source, target):
-                _reset(sock)
-                with self._lock:
-                    self._live.discard(sock)
-
-    def _drop_live(self) -> None:
+        abort_connection(target)
         with self._lock:
-            live, self._live = self._live, set()
-        for sock in live:
-            _reset(sock)
+            remaining[0] -= 1
+            last = remaining[0] == 0
+            if last:
+                self._piped.difference_update((source, target))
+        if last:
+            source.close()
+            target.close()
+
+    def _break_live(self) -> None:
+        with self._lock:
+            piped, held, self._held = list(self._piped), self._held, set()
+        for sock in piped:
+            abort_connection(sock)
+        for sock in held:
+            abort_connection(sock)
+            sock.close()
 
     def cut(self) -> None:
-        self.mode = "down"
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        self._drop_live()
+        with self._lock:
+            self.mode = "down"
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            # shutdown() wakes the thread blocked in accept(); close() alone would leave it listening.
+            listener.shutdown(socket.SHUT_RDWR)
+            listener.close()
+        self._break_live()
 
     def blackhole(self) -> None:
-        self.mode = "blackhole"
+        with self._lock:
+            self.mode = "blackhole"
         if self._listener is None:
             self.start()
-        self._drop_live()
+        self._break_live()
 
     def restore(self) -> None:
         with self._lock:
-            # In blackhole mode every live connection is one held unanswered.
-            held, self._live = (self._live, set()) if self.mode == "blackhole" else (set(), self._live)
-            self.mode = "open"
-        for sock in held:
-            _reset(sock)
+            was, self.mode = self.mode, "open"
+        if was == "blackhole":
+            self._break_live()  # the connections held unanswered
         if self._listener is None:
             self.start()
 
     def close(self) -> None:
         self.cut()
+
+
+@dataclass
+class Sent:
+    """One answer (or transport failure, status None) seen by a client."""
+
+    at: float
+    status: int | None
+    seconds: float
+    retry_after: str | None = None
+
+
+@dataclass
+class Batch:
+    body: dict
+    event_ids: list[str]
+    samples: int
+    acknowledged: bool = False
+    # Sends whose outcome the client could not know (cut connection, 503): the batch may
+    # have been stored anyway, so its resend finds its events as duplicates.
+    uncertain: int = 0
+
+
+def new_batch(api_key: str, *, events: int, samples: int) -> Batch:
+    event_ids = [str(uuid.uuid4()) for _ in range(events)]
+    body = {
+        "apiKey": api_key,
+        "session": {"sessionId": f"s-{uuid.uuid4().hex[:12]}", "anonId": f"a-{uuid.uuid4().hex[:12]}"},
+        "events": [
+            {"id": event_id, "type": "page_view", "path": "/", "props": {"n": i}}
+            for i, event_id in enumerate(event_ids)
+        ],
+        "movement": [{"x": i, "y": i, "kind": "move", "path": "/"} for i in range(samples)],
+    }
+    return Batch(body=body, event_ids=event_ids, samples=samples)
+
+
+class Traffic:
+    """Client threads sending ingest batches with unique event ids, each batch resent (same
+    body) until it is acknowledged with 202, as a browser SDK does.
+
+    Every answer is kept with its time, so a test can look at what clients saw during a fault.
+    """
+
+    def __init__(self, port: int, api_key: str, *, clients: int = 4, events: int = 3, samples: int = 2) -> None:
+        self.port = port
+        self.api_key = api_key
+        self.clients = clients
+        self.events = events
+        self.samples = samples
+        self.sent: list[Sent] = []
+        self.batches: list[Batch] = []
+        self._lock = threading.Lock()
+        self._running = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> Traffic:
+        self._running.set()
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def _client(self) -> None:
+        while self._running.is_set():
+            batch = new_batch(self.api_key, events=self.events, samples=self.samples)
+            with self._lock:
+                self.batches.append(batch)
+            self.deliver(batch, until=lambda: not self._running.is_set())
+
+    def deliver(self, batch: Batch, *, until=lambda: False, deadline: float | None = None) -> None:
+        """Send the batch until it is acknowledged, `until()` says stop, or the deadline passes."""
+        while not batch.acknowledged and not until() and (deadline is None or time.monotonic() < deadline):
+            started = time.monotonic()
+            try:
+                answer = call(self.port, "POST", "/v1/ingest", batch.body, timeout=20)
+            except (OSError, http.client.HTTPException):
+                self._record(Sent(started, None, time.monotonic() - started))
+                batch.uncertain += 1
+                time.sleep(0.05)
+                continue
+            self._record(Sent(started, answer.status, answer.seconds, answer.headers.get("retry-after")))
+            if answer.status == 202:
+                batch.acknowledged = True
+            else:
+                batch.uncertain += answer.status >= 500
+                time.sleep(0.05)
+
+    def _record(self, sent: Sent) -> None:
+        with self._lock:
+            self.sent.append(sent)
+
+    def stop(self, *, settle_s: float = 30) -> None:
+        """Stop sending new batches; then resend every unacknowledged batch until it is stored."""
+        self._running.clear()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        deadline = time.monotonic() + settle_s
+        for batch in self.batches:
+            self.deliver(batch, deadline=deadline)
+
+    def between(self, start: float, end: float) -> list[Sent]:
+        with self._lock:
+            return [sent for sent in self.sent if start <= sent.at < end]
+
+    def acknowledged_ids(self) -> set[str]:
+        return {event_id for batch in self.batches if batch.acknowledged for event_id in batch.event_ids}
+
+    def unacknowledged(self) -> list[Batch]:
+        return [batch for batch in self.batches if not batch.acknowledged]

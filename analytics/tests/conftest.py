@@ -1,0 +1,61 @@
+"""The live stack of the fault and load tests: gunicorn on the test database (reached
+through a TCP proxy) and a private Redis. Postgres and Redis only; skipped on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from analytics.logs import BROWSER_KEY
+from analytics.tests.live import ADMIN_KEY, Gunicorn, RedisServer, TcpProxy, server_env
+from ingest.models import Event
+from projects import services
+from projects.models import Project
+
+needs_live_stack = pytest.mark.skipif(
+    connection.vendor != "postgresql" or not settings.REDIS_URL,
+    reason="runs gunicorn on Postgres with a private Redis: set DATABASE_URL (Postgres) and REDIS_URL",
+)
+
+
+@dataclass
+class Stack:
+    server: Gunicorn
+    redis: RedisServer
+    proxy: TcpProxy
+    project: Project
+    key: str
+
+    def stored_event_ids(self) -> list[str]:
+        return list(Event.objects.filter(project=self.project).values_list("client_id", flat=True))
+
+    def assert_log_holds_no_key(self) -> None:
+        log = self.server.log()
+        assert not BROWSER_KEY.search(log), "a full browser key reached the server log"
+        assert ADMIN_KEY not in log
+
+
+@pytest.fixture
+def stack(transactional_db, tmp_path, request) -> Iterator[Stack]:
+    database = connection.settings_dict
+    redis = RedisServer().start()
+    proxy = TcpProxy((database["HOST"] or "127.0.0.1", int(database["PORT"] or 5432))).start()
+    credentials = database["USER"] + (f":{database['PASSWORD']}" if database["PASSWORD"] else "")
+    env = server_env(
+        database_url=f"postgres://{credentials}@127.0.0.1:{proxy.port}/{database['NAME']}",
+        redis_url=redis.url,
+        **getattr(request, "param", {}),
+    )
+    server = Gunicorn(env, log_path=tmp_path / "server.log")
+    project = services.create_project(name="live", origins=["https://live.example"])
+    key = services.mint_key(project=project).key
+    try:
+        yield Stack(server=server.start(), redis=redis, proxy=proxy, project=project, key=key)
+    finally:
+        server.stop()
+        proxy.close()
+        redis.stop()
