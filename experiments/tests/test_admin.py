@@ -1,11 +1,14 @@
 """The Django admin of experiments, as a logged-in staff user sees it."""
 
+from urllib.parse import quote
+
 import pytest
 from django.urls import reverse
 
 from experiments import services
 from experiments.models import Experiment, Variant
 from experiments.tests.helpers import expose, stored_counts
+from projects import services as project_services
 
 CHANGELIST = reverse("admin:experiments_experiment_changelist")
 ADD = reverse("admin:experiments_experiment_add")
@@ -212,3 +215,23 @@ def test_the_results_page_is_for_staff_only(client, checkout):
     response = client.get(results_url(checkout))
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_script_payloads_are_shown_escaped(admin_client):
+    # Goals come from the public convert endpoint, so anyone with a browser key can choose them.
+    script = "<script>alert(1)</script>"
+    project = project_services.create_project(name=script, origins=[])
+    experiment = services.create_experiment(
+        project=project, key="xss", variants=[("control", 50), ("b", 50)], name=script, description=script
+    )
+    expose(experiment, "control", count=3, converted=2, goal=script)
+    pages = [
+        CHANGELIST,
+        change_url(experiment),
+        results_url(experiment),
+        f"{results_url(experiment)}?goal={quote(script)}",
+    ]
+    for page in pages:
+        content = admin_client.get(page).content
+        assert script.encode() not in content, page
+        assert b"&lt;script&gt;alert(1)&lt;/script&gt;" in content, page
