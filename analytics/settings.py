@@ -150,6 +150,8 @@ REST_FRAMEWORK = {
 CORS_URLS_REGEX = r"^/v1/(ingest|experiments/[^/]+/(assign|convert))/?$"
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_PREFLIGHT_MAX_AGE = 86400
+# The browser SDK reads it to wait as long as a 429 or 503 asks before retrying.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # The body cap is enforced by BodyLimitMiddleware; Django's own limit must not be lower.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_BODY_BYTES, 2_621_440)

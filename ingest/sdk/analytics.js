@@ -363,7 +363,7 @@
     if (cfg) return warn("init: already initialised");
     if (!options?.apiKey) return warn("init: apiKey is required");
     cfg = { ...defaults, ...options };
-    cfg.endpoint = String(cfg.endpoint).replace(/\/+$/, "");
+    cfg.endpoint = (options.endpoint || defaults.endpoint).replace(/\/+$/, "");
     store = makeStore((cfg.persistence !== "memory" && local) || pageMemory());
 
     for (const name of ["pushState", "replaceState"]) {
