@@ -3,9 +3,19 @@
 import multiprocessing
 import os
 
+from django.conf import settings
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics.settings")
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '3002')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+# The embedded default keeps its cache (key lookups, rate limits) inside the process, so it
+# runs one process with threads; with Redis the cache is shared and workers can multiply.
+if settings.REDIS_URL:
+    workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+    threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+else:
+    workers = 1
+    threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # In-flight requests get this long to finish on SIGTERM before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))

@@ -41,9 +41,7 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
                 f"Origin {origin[:200]!r} is not one of this project's origins.",
             )
         request.cors_origin_allowed = True
-    decision = ratelimit.hit(
-        scope=scope, identity=(api_key, client_ip(request)), limit=settings.RATE_LIMIT_PER_MIN
-    )
+    decision = ratelimit.hit(scope=scope, identity=(api_key, client_ip(request)), limit=settings.RATE_LIMIT_PER_MIN)
     if not decision.allowed:
         raise ApiError(
             429,

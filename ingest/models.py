@@ -1,0 +1,102 @@
+"""Raw analytics data: sessions, events and pointer-movement samples.
+
+The event and movement tables grow without bound, so their references to projects and
+sessions carry no database constraint: ingest writes them in one transaction from a
+resolved key, and retention removes children before the sessions they point at. Every
+table leads with the project, the future distribution column of a sharded Postgres.
+"""
+
+from django.db import models
+
+from projects.models import Project
+
+NO_CONSTRAINT = {"on_delete": models.DO_NOTHING, "db_constraint": False, "related_name": "+"}
+
+
+class Session(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sessions")
+    session_id = models.CharField(max_length=128)
+    anon_id = models.CharField(max_length=128)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    referrer = models.CharField(max_length=2048, blank=True, default="")
+    language = models.CharField(max_length=35, blank=True, default="")
+    screen_width = models.PositiveIntegerField(null=True, blank=True)
+    screen_height = models.PositiveIntegerField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True, default="")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
+        indexes = [
+            models.Index(fields=["project", "last_seen_at"], name="session_project_seen"),
+            models.Index(fields=["session_id"], name="session_session_id"),
+            models.Index(fields=["anon_id"], name="session_anon_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.session_id
+
+
+class Event(models.Model):
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    session = models.ForeignKey(Session, **NO_CONSTRAINT)
+    client_id = models.CharField(max_length=64, null=True, blank=True, help_text="The id the client gave.")
+    type = models.CharField(max_length=64)
+    path = models.CharField(max_length=2048, blank=True, default="")
+    props = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(help_text="Client time, corrected for clock skew.")
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "occurred_at"], name="event_project_time"),
+            models.Index(fields=["session"], name="event_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.path}"
+
+
+class EventKey(models.Model):
+    """The client ids already stored per project: what makes a retried batch idempotent.
+
+    Kept apart from Event so that Event can be partitioned by time while an id stays
+    unique across all of time.
+    """
+
+    pk = models.CompositePrimaryKey("project_id", "client_id")
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    client_id = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="eventkey_received")]
+
+    def __str__(self) -> str:
+        return self.client_id
+
+
+class MovementSample(models.Model):
+    class Kind(models.TextChoices):
+        MOVE = "move"
+        CLICK = "click"
+        SCROLL = "scroll"
+
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    session = models.ForeignKey(Session, **NO_CONSTRAINT)
+    occurred_at = models.DateTimeField(help_text="Client time, corrected for clock skew.")
+    x = models.IntegerField()
+    y = models.IntegerField()
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    path = models.CharField(max_length=2048, blank=True, default="")
+    viewport_width = models.PositiveIntegerField(null=True, blank=True)
+    viewport_height = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["project", "occurred_at"], name="movement_project_time"),
+            models.Index(fields=["session"], name="movement_session"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.x}, {self.y})"
