@@ -110,7 +110,7 @@
     if (!session || now - session.last > cfg.sessionTimeout) {
       const saved = store.get("session");
       const next =
-        saved?.id && now - saved.last <= cfg.sessionTimeout ? saved : { id: uuid(), last: now, ref: document.referrer };
+        saved?.id && now - saved.last <= cfg.sessionTimeout ? saved : { id: uuid(), last: now, ref: document.referrer.slice(0, 2048) };
       if (session && next.id !== session.id) flush(); // the buffer belongs to the old session
       session = next;
     }
