@@ -50,3 +50,7 @@ superuser: migrate
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
+
+## Load benchmark on Postgres + Redis (see bench/run.py); prints JSON lines.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(SCENARIOS)

@@ -127,10 +127,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # The whole beat schedule; run it with `make worker`.
 CELERY_BEAT_SCHEDULE = {
-    # Deletes events, movement samples and sessions older than RETENTION_DAYS.
+    # Drops or deletes events, movement samples and sessions older than RETENTION_DAYS.
     "sweep-retention": {
         "task": "ingest.tasks.sweep_retention",
         "schedule": float(RETENTION_SWEEP_INTERVAL_S),
+    },
+    # Creates the day partitions of the event tables a week ahead (Postgres; no-op on SQLite).
+    "maintain-partitions": {
+        "task": "ingest.tasks.maintain_partitions",
+        "schedule": 6 * 3600.0,
     },
 }
 

@@ -7,3 +7,8 @@ from ingest import services
 @shared_task
 def sweep_retention() -> dict[str, int]:
     return services.sweep_retention(days=settings.RETENTION_DAYS)
+
+
+@shared_task
+def maintain_partitions() -> list[str]:
+    return services.maintain_partitions()

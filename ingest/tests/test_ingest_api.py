@@ -337,14 +337,16 @@ def test_it_answers_503_when_the_database_is_down(send, tenant, monkeypatch):
     assert response.json()["error"]["code"] == "database_unavailable"
 
 
-def test_nothing_is_stored_when_a_write_fails_halfway(send, tenant, monkeypatch):
-    from django.db import OperationalError
+def test_nothing_is_stored_when_a_write_fails_halfway(send, tenant):
+    from django.db import OperationalError, connection
 
-    def fail(*args, **kwargs):
-        raise OperationalError("disk full")
+    def fail_on_movement(execute, sql, params, many, context):
+        if MovementSample._meta.db_table in sql:
+            raise OperationalError("disk full")
+        return execute(sql, params, many, context)
 
-    monkeypatch.setattr("ingest.models.MovementSample.objects.bulk_create", fail)
-    response = send(make_batch(tenant.key))
+    with connection.execute_wrapper(fail_on_movement):
+        response = send(make_batch(tenant.key))
     assert response.status_code == 503
     assert stored() == (0, 0, 0)
     assert EventKey.objects.count() == 0

@@ -42,7 +42,7 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
     recent = seed(tenant.project, age_days=10, count=3, name="recent")
     seed(other_tenant.project, age_days=95, count=2, name="other-old")
     counts = services.sweep_retention(days=90)
-    assert counts == {"events": 9, "movement": 9, "eventKeys": 9, "sessions": 2}
+    assert counts == {"partitions": 0, "events": 9, "movement": 9, "eventKeys": 9, "sessions": 2}
     assert list(Session.objects.all()) == [recent]
     assert Event.objects.count() == MovementSample.objects.count() == EventKey.objects.count() == 3
     assert set(Event.objects.values_list("session_id", flat=True)) == {recent.pk}
@@ -76,7 +76,10 @@ def test_the_dry_run_counts_and_deletes_nothing(tenant):
     seed(tenant.project, age_days=100, count=4, name="old")
     output = StringIO()
     call_command("sweep_retention", "--days", "30", "--dry-run", stdout=output)
-    assert "Would delete rows older than 30 days: 4 events, 4 movement, 4 eventKeys, 1 sessions" in output.getvalue()
+    assert (
+        "Would delete rows older than 30 days: 0 partitions, 4 events, 4 movement, 4 eventKeys, 1 sessions"
+        in output.getvalue()
+    )
     assert Event.objects.count() == 4
 
 
@@ -86,7 +89,7 @@ def test_the_command_deletes_with_the_configured_days(tenant, settings):
     seed(tenant.project, age_days=40, count=1, name="newer")
     output = StringIO()
     call_command("sweep_retention", stdout=output)
-    assert "Deleted rows older than 50 days: 2 events" in output.getvalue()
+    assert "Deleted rows older than 50 days: 0 partitions, 2 events" in output.getvalue()
     assert Event.objects.count() == 1
 
 
