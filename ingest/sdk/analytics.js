@@ -34,7 +34,8 @@
   let session = null;
   let sessionSavedAt = 0;
   let lastPath = null;
-  let buffer = { events: [], movement: [] };
+  const empty = () => ({ events: [], movement: [] });
+  let buffer = empty();
   let drainTimer = 0;
   let inFlight = 0;
   let keepaliveBytes = 0;
@@ -42,8 +43,10 @@
   const waiters = {};
 
   const warn = (...args) => console.warn("[analytics]", ...args);
+  const none = () => Promise.resolve(null);
   const encoder = new TextEncoder();
   const byteLength = (text) => encoder.encode(text).length;
+  const post = (url, body, extra) => fetch(cfg.endpoint + url, { method: "POST", body, credentials: "omit", ...extra });
 
   const uuid = () => {
     if (crypto.randomUUID) return crypto.randomUUID(); // secure contexts only
@@ -54,15 +57,11 @@
     return hex.replace(/^(.{8})(.{4})(.{4})(.{4})/, "$1-$2-$3-$4-");
   };
 
-  const local = (() => {
-    try {
-      localStorage.setItem(PREFIX, "1");
-      localStorage.removeItem(PREFIX);
-      return localStorage;
-    } catch (e) {
-      return null;
-    }
-  })();
+  let local = null;
+  try {
+    localStorage.getItem(PREFIX);
+    local = localStorage;
+  } catch {} // disabled storage throws
 
   const pageMemory = () => {
     const map = new Map();
@@ -73,7 +72,7 @@
     get(key) {
       try {
         return JSON.parse(storage.getItem(PREFIX + key));
-      } catch (e) {
+      } catch {
         return null;
       }
     },
@@ -81,14 +80,14 @@
       try {
         storage.setItem(PREFIX + key, JSON.stringify(value));
         return true;
-      } catch (e) {
+      } catch {
         return false; // quota exceeded
       }
     },
     del: (key) => storage.removeItem(PREFIX + key),
   });
 
-  // Kept even with persistence "memory": forgetting an opt-out would track people who said no.
+  // Kept even with persistence "memory": an opt-out must never be forgotten.
   const optedOut = () => local?.getItem(PREFIX + "optout") === "1";
   const blocked = () => optedOut() || (cfg.respectDnt && (navigator.doNotTrack === "1" || window.doNotTrack === "1"));
   const active = () => !!cfg && !!anonId && !blocked();
@@ -109,8 +108,8 @@
   const touch = (now) => {
     if (!session || now - session.last > cfg.sessionTimeout) {
       const saved = store.get("session");
-      const next =
-        saved?.id && now - saved.last <= cfg.sessionTimeout ? saved : { id: uuid(), last: now, ref: document.referrer.slice(0, 2048) };
+      const fresh = saved?.id && now - saved.last <= cfg.sessionTimeout;
+      const next = fresh ? saved : { id: uuid(), last: now, ref: document.referrer.slice(0, 2048) };
       if (session && next.id !== session.id) flush(); // the buffer belongs to the old session
       session = next;
     }
@@ -118,26 +117,24 @@
     if (now - sessionSavedAt > 5000) saveSession();
   };
 
-  const buffered = () => buffer.events.length + buffer.movement.length;
+  const add = (kind, item) => {
+    buffer[kind].push(item);
+    if (buffer.events.length + buffer.movement.length >= FLUSH_AT_ITEMS) flush();
+  };
 
   const track = (type, props) => {
     if (!active()) return false;
-    if (typeof type !== "string" || !type || type.length > 64) {
-      warn("track: type must be a string of 1 to 64 characters");
-      return false;
-    }
     let copy;
     try {
       copy = JSON.parse(JSON.stringify(props ?? {}));
-    } catch (e) {
-      warn("track: props must be JSON");
+    } catch {}
+    if (typeof type !== "string" || !type || type.length > 64 || copy?.constructor !== Object) {
+      warn("track: bad type or props");
       return false;
     }
-    if (!copy || typeof copy !== "object" || Array.isArray(copy)) copy = {};
     const now = Date.now();
     touch(now);
-    buffer.events.push({ id: uuid(), type, path: location.pathname, ts: now, props: copy });
-    if (buffered() >= FLUSH_AT_ITEMS) flush();
+    add("events", { id: uuid(), type, path: location.pathname, ts: now, props: copy });
     return true;
   };
 
@@ -155,21 +152,19 @@
     const now = Date.now();
     touch(now);
     const { innerWidth: vw, innerHeight: vh } = window;
-    buffer.movement.push({ ts: now, x: Math.round(x), y: Math.round(y), kind, path: location.pathname, vw, vh });
-    if (buffered() >= FLUSH_AT_ITEMS) flush();
+    add("movement", { ts: now, x: Math.round(x), y: Math.round(y), kind, path: location.pathname, vw, vh });
   };
 
   const pack = () => {
-    if (!buffered()) return [];
     const items = buffer;
-    buffer = { events: [], movement: [] };
+    buffer = empty();
     const head = {
       apiKey: cfg.apiKey,
       sentAt: 0,
       session: {
-        sessionId: session.id,
+        sessionId: session?.id,
         anonId,
-        referrer: session.ref || undefined,
+        referrer: session?.ref || undefined,
         language: navigator.language,
         screen: { w: screen.width, h: screen.height },
       },
@@ -181,16 +176,15 @@
     for (const kind of ["events", "movement"]) {
       for (const item of items[kind]) {
         const size = byteLength(JSON.stringify(item)) + 1;
-        if (base + size > cfg.maxBatchBytes) {
-          warn("item over maxBatchBytes dropped");
-          continue;
+        if (base + size > cfg.maxBatchBytes) warn("item over maxBatchBytes dropped");
+        else {
+          if (!batch || used + size > cfg.maxBatchBytes) {
+            batches.push((batch = { ...head, ...empty() }));
+            used = base;
+          }
+          batch[kind].push(item);
+          used += size;
         }
-        if (!batch || used + size > cfg.maxBatchBytes) {
-          batches.push((batch = { ...head, events: [], movement: [] }));
-          used = base;
-        }
-        batch[kind].push(item);
-        used += size;
       }
     }
     return batches;
@@ -239,21 +233,17 @@
   const send = (entry) => {
     const { payload } = entry;
     if ("sentAt" in payload) payload.sentAt = Date.now(); // fresh on each attempt, for skew correction
+    // A string body goes as text/plain;charset=UTF-8: CORS-safelisted, so no preflight.
     const body = JSON.stringify(payload);
     const size = byteLength(body);
     const keepalive = keepaliveBytes + size <= KEEPALIVE_BUDGET;
     if (keepalive) keepaliveBytes += size;
     inFlight++;
-    const abort = new AbortController();
-    const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
-    // A string body is text/plain;charset=UTF-8: CORS-safelisted, no preflight.
-    fetch(cfg.endpoint + entry.url, { method: "POST", body, keepalive, credentials: "omit", signal: abort.signal })
-      .then(
-        (response) => settle(entry, response),
-        () => settle(entry, null),
-      )
+    const signal = AbortSignal.timeout(TIMEOUT_MS);
+    post(entry.url, body, { keepalive, signal })
+      .catch(() => null)
+      .then((response) => settle(entry, response))
       .finally(() => {
-        clearTimeout(timer);
         inFlight--;
         if (keepalive) keepaliveBytes -= size;
         drain();
@@ -263,18 +253,18 @@
   // 2xx: acknowledged, never sent again; other 4xx: dropped; no answer, 408, 429, 5xx: retried
   // with exponential backoff and jitter (or after Retry-After, if longer), maxAttempts in all.
   const settle = (entry, response) => {
-    const status = response ? response.status : 0;
+    const status = response?.status || 0;
     const queue = readQueue();
     const index = queue.findIndex((e) => e.id === entry.id);
     const kept = queue[index];
-    if (kept && (status === 0 || status === 408 || status === 429 || status >= 500)) {
+    if (kept && (!status || status === 408 || status === 429 || status >= 500)) {
       kept.lease = 0;
       if (++kept.attempts >= cfg.maxAttempts) {
         queue.splice(index, 1);
         warn(`gave up on ${entry.url} after ${kept.attempts} attempts`);
       } else {
         const backoff = Math.min(cfg.retryMax, cfg.retryBase * 2 ** (kept.attempts - 1));
-        const after = Number(response?.headers.get("Retry-After")) * 1000 || 0;
+        const after = response?.headers.get("Retry-After") * 1000 || 0;
         kept.due = Date.now() + Math.max(backoff / 2 + (Math.random() * backoff) / 2, after);
       }
     } else if (kept) {
@@ -283,14 +273,11 @@
     }
     writeQueue(queue);
     const waiter = waiters[entry.id];
-    if (waiter) {
-      delete waiters[entry.id];
-      if (response?.ok) response.json().then(waiter, () => waiter(null));
-      else waiter(null);
-    }
+    delete waiters[entry.id];
+    waiter?.(response?.ok ? response.json().catch(none) : null);
   };
 
-  // Leaving: beacons outlive the page; a refused one is queued for a keepalive fetch or the next page.
+  // Leaving: beacons outlive the page; a refused one is queued (keepalive fetch, or the next page).
   const onHide = () => {
     if (!active() || !session) return;
     saveSession();
@@ -305,38 +292,27 @@
 
   // Kept per anonId: the same variant on every page, without asking again.
   const assign = (key) => {
-    if (!active()) return Promise.resolve(null);
+    if (!active()) return none();
     const owner = anonId + " " + cfg.apiKey;
     const cached = store.get("exp");
     if (cached?.owner === owner && cached.variants[key]) return Promise.resolve(cached.variants[key]);
-    assigning[key] ??= fetch(cfg.endpoint + experimentUrl(key, "assign"), {
-      method: "POST",
-      body: JSON.stringify({ apiKey: cfg.apiKey, anonId }),
-      credentials: "omit",
-    })
+    return (assigning[key] ??= post(experimentUrl(key, "assign"), JSON.stringify({ apiKey: cfg.apiKey, anonId }))
       .then((response) => (response.ok ? response.json() : null))
-      .catch(() => null)
+      .catch(none)
       .then((answer) => {
+        delete assigning[key];
         const variant = answer?.variantKey || null;
         if (variant) {
-          const fresh = store.get("exp");
-          const exp = fresh?.owner === owner ? fresh : { owner, variants: {} };
-          exp.variants[key] = variant;
-          store.set("exp", exp);
+          const exp = store.get("exp");
+          store.set("exp", { owner, variants: { ...(exp?.owner === owner && exp.variants), [key]: variant } });
         }
-        delete assigning[key];
         return variant;
-      });
-    return assigning[key];
+      }));
   };
 
   // Through the retry queue: the service counts each (experiment, anonId, goal) once.
   const convert = (key, goal) => {
-    if (!active()) return Promise.resolve(null);
-    if (typeof goal !== "string" || !goal) {
-      warn("convert: goal must be a non-empty string");
-      return Promise.resolve(null);
-    }
+    if (!active() || typeof goal !== "string" || !goal) return none();
     const payload = { apiKey: cfg.apiKey, anonId, goal };
     return Promise.resolve(assigning[key]).then(
       () =>
@@ -349,7 +325,7 @@
 
   const optOut = () => {
     local?.setItem(PREFIX + "optout", "1");
-    buffer = { events: [], movement: [] };
+    buffer = empty();
     if (store) for (const key of ["queue", "anon", "session", "exp"]) store.del(key);
     anonId = session = lastPath = null;
   };
@@ -366,15 +342,18 @@
     cfg.endpoint = (options.endpoint || defaults.endpoint).replace(/\/+$/, "");
     store = makeStore((cfg.persistence !== "memory" && local) || pageMemory());
 
+    const onNavigation = () => cfg.autoPageViews && pageView();
     for (const name of ["pushState", "replaceState"]) {
       const original = history[name];
       history[name] = function (...args) {
         const result = original.apply(this, args);
-        if (cfg.autoPageViews) setTimeout(pageView); // once the router has set the title
+        setTimeout(onNavigation); // once the router has set the title
         return result;
       };
     }
-    addEventListener("popstate", () => cfg.autoPageViews && pageView());
+    addEventListener("popstate", onNavigation);
+    // Restored from the back/forward cache: a page view without a load.
+    addEventListener("pageshow", (e) => e.persisted && ((lastPath = null), onNavigation()));
     addEventListener("pagehide", onHide);
     document.addEventListener("visibilitychange", () => document.visibilityState === "hidden" && onHide());
     addEventListener("online", drain);
@@ -389,7 +368,7 @@
         lastMove = e.timeStamp;
         sample("move", e.pageX, e.pageY);
       };
-      // Scroll depth: where the viewport's bottom edge is on the page, once scrolling settles.
+      // Scroll depth: the viewport's bottom edge on the page, once scrolling settles.
       const onScroll = () => {
         scrollTimer ||= setTimeout(() => {
           scrollTimer = 0;

@@ -85,7 +85,6 @@ class Site:
                 body = site.html.encode() if self.path != "/favicon.ico" else b""
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Cache-Control", "no-store")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -109,7 +108,12 @@ def browser() -> Iterator[Browser]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=CHROMIUM_ARGS,
+                # Playwright turns the back/forward cache off; visitors' browsers have it on.
+                ignore_default_args=["--disable-back-forward-cache"],
+            )
             yield chromium
             chromium.close()
     finally:
@@ -275,6 +279,20 @@ def test_it_sends_a_page_view_on_each_single_page_app_navigation(open_page, shop
     assert [view.path for view in views] == ["/", "/pricing", "/", "/docs"]
     assert views[1].props == {"title": "Pricing"}
     assert len({view.session_id for view in views}) == 1
+
+
+def test_it_counts_a_page_view_when_the_back_button_restores_a_cached_page(open_page, shop, site):
+    page = open_page("/")
+    wait_for(page, lambda: events(shop, "page_view"))
+    page.evaluate("window.stillHere = true")  # survives a back/forward cache restore, not a reload
+    page.goto(site.origin + "/next")
+    wait_for(page, lambda: len(events(shop, "page_view")) == 2)
+
+    page.go_back(wait_until="commit")  # a restored page fires no load event
+
+    views = wait_for(page, lambda: len(events(shop, "page_view")) == 3 and events(shop, "page_view"))
+    assert page.evaluate("window.stillHere") is True
+    assert [view.path for view in views] == ["/", "/next", "/"]
 
 
 def test_it_finds_the_service_from_its_script_url_when_no_endpoint_is_given(open_page, shop):
