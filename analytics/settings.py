@@ -52,8 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "analytics.middleware.BodyLimitMiddleware",
     "analytics.middleware.CorsMiddleware",
+    "analytics.middleware.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,8 +150,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "analytics.errors.drf_exception_handler",
 }
 
-# CORS for the public endpoints only; whether an origin is allowed depends on the
-# project of the key, decided in projects.auth (see the signal handler there).
+# CORS for the public endpoints only (see the signal handler in projects.auth); whether an
+# origin may send data depends on the project of the key, checked in projects.auth.
 CORS_URLS_REGEX = r"^/v1/(ingest|experiments/[^/]+/(assign|convert))/?$"
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_PREFLIGHT_MAX_AGE = 86400
