@@ -54,8 +54,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "analytics.middleware.BodyLimitMiddleware",
     "analytics.middleware.CorsMiddleware",
+    "analytics.middleware.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -173,11 +173,13 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
-# CORS for the public endpoints only; whether an origin is allowed depends on the
-# project of the key, decided in projects.auth (see the signal handler there).
+# CORS for the public endpoints only (see the signal handler in projects.auth); whether an
+# origin may send data depends on the project of the key, checked in projects.auth.
 CORS_URLS_REGEX = r"^/v1/(ingest|experiments/[^/]+/(assign|convert))/?$"
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_PREFLIGHT_MAX_AGE = 86400
+# The browser SDK reads it to wait as long as a 429 or 503 asks before retrying.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # The body cap is enforced by BodyLimitMiddleware; Django's own limit must not be lower.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_BODY_BYTES, 2_621_440)

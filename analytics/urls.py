@@ -4,6 +4,7 @@ from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics import views
+from ingest import sdk
 
 urlpatterns = [
     path("v1/health", views.health, name="health"),
@@ -15,6 +16,7 @@ urlpatterns = [
     ),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("v1/", include("projects.urls")),
+    path("v1/sdk.js", sdk.serve_sdk, name="sdk"),
     path("v1/", include("ingest.urls")),
     path("v1/", include("experiments.urls")),
     path("admin/", admin.site.urls),

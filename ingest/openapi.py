@@ -113,6 +113,34 @@ SCHEMAS: dict[str, Any] = {
 }
 
 PATHS: dict[str, Any] = {
+    "/v1/sdk.js": {
+        "get": {
+            "operationId": "browserSdk",
+            "tags": ["ingest"],
+            "summary": "The browser SDK (gzipped when the client accepts it)",
+            "security": [],
+            "parameters": [
+                {
+                    "name": "v",
+                    "in": "query",
+                    "required": False,
+                    "description": "The SDK version: with the current one the answer may be cached for a year.",
+                    "schema": {"type": "string"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The SDK.",
+                    "headers": {
+                        "ETag": {"schema": {"type": "string"}},
+                        "Cache-Control": {"schema": {"type": "string"}},
+                    },
+                    "content": {"application/javascript": {"schema": {"type": "string"}}},
+                },
+                "304": {"description": "Not modified (If-None-Match matched the ETag)."},
+            },
+        }
+    },
     "/v1/ingest": {
         "post": {
             "operationId": "ingest",
@@ -137,5 +165,5 @@ PATHS: dict[str, Any] = {
                 **{str(status): error_response(status) for status in (400, 401, 403, 413, 429, 503)},
             },
         }
-    }
+    },
 }

@@ -13,6 +13,7 @@ pytestmark = pytest.mark.django_db
 # Every endpoint of the contract with the status codes it documents.
 CONTRACT = {
     ("get", "/v1/health"): {200, 503},
+    ("get", "/v1/sdk.js"): {200, 304},
     ("post", "/v1/projects"): {201, 400, 401, 413, 503},
     ("get", "/v1/projects"): {200, 401, 503},
     ("post", "/v1/projects/{project_id}/keys"): {201, 400, 401, 404, 413, 503},
@@ -105,7 +106,7 @@ def test_admin_operations_use_the_admin_key_and_public_ones_the_body_key(schema)
         security = operation(schema, method, path)["security"]
         if (method, path) in PUBLIC:
             assert security == [{"browserKey": []}]
-        elif path == "/v1/health":
+        elif path in ("/v1/health", "/v1/sdk.js"):
             assert security == []
         else:
             assert security == [{"adminKey": []}]

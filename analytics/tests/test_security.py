@@ -125,7 +125,8 @@ def test_a_key_is_only_accepted_from_its_own_projects_origins_on_convert(client,
         headers={"Origin": other_tenant.origin},
     )
     assert response.status_code == 403
-    assert "Access-Control-Allow-Origin" not in response
+    assert response.json()["error"]["code"] == "origin_not_allowed"
+    assert Conversion.objects.count() == 0
 
 
 def test_the_django_admin_needs_a_staff_login(client):

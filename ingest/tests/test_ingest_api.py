@@ -263,7 +263,8 @@ def test_it_refuses_an_origin_the_project_does_not_list(send, tenant, origin):
     response = send(make_batch(tenant.key), HTTP_ORIGIN=origin)
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "origin_not_allowed"
-    assert "Access-Control-Allow-Origin" not in response
+    # Readable by the page, so the SDK drops the batch instead of retrying it.
+    assert response["Access-Control-Allow-Origin"] == origin
     assert stored() == (0, 0, 0)
 
 
@@ -380,3 +381,15 @@ def test_an_event_id_may_be_any_short_string(send, tenant):
     body = send(batch).json()
     assert body["accepted"]["events"] == 2
     assert body["rejected"] == [{"kind": "event", "index": 2, "reason": "id: must be at most 64 characters"}]
+
+
+def test_refusals_are_readable_by_the_page_so_the_sdk_does_not_retry_them(send, tenant, settings):
+    origin = {"HTTP_ORIGIN": tenant.origin}
+    unknown_key = send(make_batch("ak_" + "u" * 32), **origin)
+    assert unknown_key.status_code == 401
+    assert unknown_key["Access-Control-Allow-Origin"] == tenant.origin
+    settings.MAX_BODY_BYTES = 10
+    too_large = send(make_batch(tenant.key), **origin)
+    assert too_large.status_code == 413
+    assert too_large["Access-Control-Allow-Origin"] == tenant.origin
+    assert stored() == (0, 0, 0)
