@@ -7,7 +7,7 @@ import logging
 
 from corsheaders.middleware import CorsMiddleware as BaseCorsMiddleware
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, IntegrityError, InterfaceError
 from django.http import HttpRequest, HttpResponse
 
 from analytics.errors import ApiError, DatabaseUnavailable
@@ -83,10 +83,13 @@ class ApiErrorMiddleware:
             return exception.response()
         if not request.path.startswith(API_PREFIX):
             return None
-        # Only a lost or refused connection (or a query the server gave up on) means the database
-        # is unavailable; any other DatabaseError is input that should have been refused
-        # earlier, a bug answered as one, not a 503 that tells the client to retry.
-        if isinstance(exception, (OperationalError, InterfaceError)):
+        # A value or constraint the database refused is input that should have been refused
+        # earlier: a bug, answered as one, not a 503 that has the client retry it forever.
+        # Anything else (a lost connection, a table missing mid-deploy) is worth a retry;
+        # InterfaceError (a connection already closed) is no DatabaseError in DB-API terms.
+        if isinstance(exception, (DatabaseError, InterfaceError)) and not isinstance(
+            exception, (DataError, IntegrityError)
+        ):
             logger.error("database unavailable on %s: %s", request.path, exception)
             return DatabaseUnavailable().response()
         logger.exception("unhandled error on %s", request.path)

@@ -73,7 +73,7 @@ def test_it_answers_a_crash_in_json_without_a_trace(admin_api, monkeypatch):
     assert response.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}
 
 
-def test_a_database_error_that_is_not_a_lost_connection_is_a_500_not_a_503(admin_api, monkeypatch):
+def test_a_value_the_database_refuses_is_a_500_not_a_503(admin_api, monkeypatch):
     # A 503 tells clients to retry; input the database refuses is not an outage.
     from django.db import DataError
 
