@@ -8,6 +8,7 @@ DRF on purpose), which drf-spectacular cannot see; each app describes them by ha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
@@ -138,7 +139,7 @@ def admin_operation(
     request: type | None = None,
     parameters: tuple[OpenApiParameter, ...] = (),
     description: str | None = None,
-):
+) -> Callable[[Any], Any]:
     """`extend_schema` for an admin view: its own answers plus 401 and 503 that every admin
     call can give, and 400 and 413 when it reads a body (`request`, an input serializer)."""
     standard = (400, 401, 413, 503) if request is not None else (401, 503)

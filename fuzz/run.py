@@ -28,10 +28,10 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from analytics.logs import BROWSER_KEY  # noqa: E402
 from analytics.tests.live import ADMIN_KEY, BIN, Gunicorn, server_env  # noqa: E402
 
 ORIGIN = "https://fuzz.example"
-BROWSER_KEY = re.compile(r"ak_[A-Za-z0-9_-]{20,}")
 
 
 def recreate_database(url: str) -> None:

@@ -17,8 +17,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -33,7 +35,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_until(check, *, timeout: float, what: str, interval: float = 0.05) -> None:
+def wait_until(check: Callable[[], object], *, timeout: float, what: str, interval: float = 0.05) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -49,11 +51,13 @@ class Answer:
     body: bytes
     seconds: float
 
-    def json(self):
+    def json(self) -> Any:
         return orjson.loads(self.body)
 
 
-def call(port: int, method: str, path: str, body=None, *, headers=None, timeout: float = 15) -> Answer:
+def call(
+    port: int, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None, timeout: float = 15
+) -> Answer:
     """One request on a new connection (gunicorn's sync workers close after each answer).
 
     Raises OSError (or http.client.HTTPException) when the connection fails or is cut.
@@ -378,7 +382,9 @@ class Traffic:
                 self.batches.append(batch)
             self.deliver(batch, until=lambda: not self._running.is_set())
 
-    def deliver(self, batch: Batch, *, until=lambda: False, deadline: float | None = None) -> None:
+    def deliver(
+        self, batch: Batch, *, until: Callable[[], bool] = lambda: False, deadline: float | None = None
+    ) -> None:
         """Send the batch until it is acknowledged, `until()` says stop, or the deadline passes."""
         while not batch.acknowledged and not until() and (deadline is None or time.monotonic() < deadline):
             started = time.monotonic()
