@@ -7,6 +7,7 @@ urlpatterns = [
     path("v1/health", views.health, name="health"),
     path("v1/", include("projects.urls")),
     path("v1/", include("ingest.urls")),
+    path("v1/", include("ingest.insights_urls")),
     path("v1/", include("experiments.urls")),
     path("admin/", admin.site.urls),
 ]
