@@ -88,6 +88,10 @@ class ProjectStatsView(AdminApiView):
 
 
 class ProjectHeatmapView(AdminApiView):
+    def perform_content_negotiation(self, request, force=False):
+        # `?format=png` is this view's own choice; DRF would read it as a renderer and 404.
+        return super().perform_content_negotiation(request, force=True)
+
     def get(self, request, project_id: str):
         project = get_project(project_id=project_id)
         path = heatmaps.parse_path(request.GET.get("path"))

@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import Trunc
 
 from ingest.models import Event, Session
@@ -175,7 +175,9 @@ def top_screen_sizes(*, project_id: uuid.UUID, time_range: TimeRange, limit: int
         _sessions_in_range(project_id=project_id, time_range=time_range)
         .values("screen_width", "screen_height")
         .annotate(n=Count("pk"))
-        .order_by("-n", "screen_width", "screen_height")[:limit]
+        .order_by("-n", F("screen_width").asc(nulls_last=True), F("screen_height").asc(nulls_last=True))[
+            :limit
+        ]
     )
     return [
         ScreenSize(width=row["screen_width"], height=row["screen_height"], sessions=row["n"])

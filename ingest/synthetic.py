@@ -214,7 +214,8 @@ class TrafficModel:
         last_seen = min(moment, self.end)
         chunk.sessions.append(
             (
-                f"s-{uuid.UUID(int=rnd.getrandbits(128)).hex}",
+                # Not from the seed: a second run into the same project must not reuse ids.
+                f"s-{uuid.uuid4().hex}",
                 self._visitor(),
                 first_seen,
                 last_seen,
