@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import random
 import uuid
 from collections.abc import Iterator
@@ -124,6 +125,11 @@ PAGES = [
 CTA_EVENT = ("cta_click", 0.06, {"position": "header"})
 BOUNCE_SHARE = 0.42
 RETURNING_SHARE = 0.3
+MAX_PAGE_VIEWS = 30
+PILOT_SESSIONS = 5000
+# Aim a little low: a shortfall is topped up, while an overshoot would leave the window's
+# last hours empty.
+PILOT_MARGIN = 1.03
 
 
 @dataclass
@@ -172,34 +178,54 @@ class TrafficModel:
         self.visitors.append(anon_id)
         return anon_id
 
-    def _session_start(self) -> datetime:
-        hour = self._pick(range(len(self.hour_cum_weights)), self.hour_cum_weights)
-        return self.start + timedelta(hours=hour, seconds=self.random.random() * 3600)
+    def _session_starts(self, count: int) -> list[datetime]:
+        """`count` session start times, in time order as ingest would have written them."""
+        hours = self.random.choices(
+            range(len(self.hour_cum_weights)), cum_weights=self.hour_cum_weights, k=count
+        )
+        offsets = sorted(hour * 3600 + self.random.random() * 3600 for hour in hours)
+        return [self.start + timedelta(seconds=offset) for offset in offsets]
+
+    def _events_per_session(self) -> float:
+        """Measured on a trial run of the same model, to know how many sessions make `events`."""
+        trial = TrafficModel(start=self.start, end=self.end, seed=self.random.random(), samples_per_view=0)
+        chunk = Chunk()
+        starts = trial._session_starts(PILOT_SESSIONS)
+        written = sum(trial._add_session(chunk, start, budget=MAX_PAGE_VIEWS * 10) for start in starts)
+        return max(1.0, written / PILOT_SESSIONS * PILOT_MARGIN)
 
     def _page_views(self) -> int:
         if self.random.random() < BOUNCE_SHARE:
             return 1
-        return min(30, 2 + int(self.random.expovariate(1 / 2.5)))
+        return min(MAX_PAGE_VIEWS, 2 + int(self.random.expovariate(1 / 2.5)))
 
     def chunks(self, *, events: int, chunk_events: int = 100_000) -> Iterator[Chunk]:
-        """Whole sessions, grouped in chunks of about chunk_events events, until `events`."""
+        """Whole sessions in time order, in chunks of about chunk_events events, until `events`.
+
+        The session count is estimated up front so the sessions spread over the whole window
+        in order (a table filled by ingest is ordered by time, and the queries' costs depend
+        on it); a shortfall is topped up with a second, smaller spread.
+        """
+        per_session = self._events_per_session()
         remaining = events
         chunk = Chunk()
         while remaining > 0:
-            remaining -= self._add_session(chunk, budget=remaining)
-            if len(chunk.events) >= chunk_events:
-                yield chunk
-                chunk = Chunk()
+            for start in self._session_starts(max(1, math.ceil(remaining / per_session))):
+                remaining -= self._add_session(chunk, start, budget=remaining)
+                if len(chunk.events) >= chunk_events:
+                    yield _in_time_order(chunk)
+                    chunk = Chunk()
+                if remaining <= 0:
+                    break
         if chunk.sessions:
-            yield chunk
+            yield _in_time_order(chunk)
 
-    def _add_session(self, chunk: Chunk, *, budget: int) -> int:
+    def _add_session(self, chunk: Chunk, start: datetime, *, budget: int) -> int:
         rnd = self.random
         index = len(chunk.sessions)
         width, height = self._pick(self.screens, self.screen_cum)
         viewport = (width, max(300, height - rnd.choice((80, 110, 140))))
-        moment = self._session_start()
-        first_seen = moment
+        moment = first_seen = start
         page = self._pick(PAGES, self.entry_cum)
         added = 0
         for view in range(self._page_views()):
@@ -268,6 +294,12 @@ class TrafficModel:
                 kind = "move"
             x = min(vw - 1, max(0, int(x)))
             chunk.samples.append((session, at, x, max(0, int(y)), kind, page.path, vw, vh))
+
+
+def _in_time_order(chunk: Chunk) -> Chunk:
+    chunk.events.sort(key=lambda event: event[4])
+    chunk.samples.sort(key=lambda sample: sample[1])
+    return chunk
 
 
 def _cumulative(weights: dict) -> tuple[list, list[int]]:

@@ -1,6 +1,7 @@
 """manage.py generate_traffic: realistic rows, exactly as many events as asked, fast paths."""
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -36,6 +37,10 @@ def test_it_writes_the_asked_number_of_events_with_sessions_and_movement(tenant,
     assert not samples.filter(viewport_width__isnull=True).exists()
     assert not Event.objects.filter(project=other_tenant.project).exists()
     assert "Wrote 1500 events" in capsys.readouterr().out
+    # Rows are written in time order, as ingest writes them (the index scans rely on it).
+    times = list(events.order_by("pk").values_list("occurred_at", flat=True))
+    in_order = sum(earlier <= later for earlier, later in pairwise(times))
+    assert in_order / (len(times) - 1) > 0.95
 
     # The selectors see the same rows the raw tables hold.
     totals = selectors.traffic_totals(
