@@ -14,6 +14,7 @@ WIDTH = 960
 HEIGHT = 260
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 12, 36
 X_LABELS = 8
+Y_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,10 @@ def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
     plot_width = WIDTH - LEFT - RIGHT
     plot_height = HEIGHT - TOP - BOTTOM
     bottom = TOP + plot_height
-    top_value = _nice_ceiling(max((max(b.page_views, b.sessions) for b in series), default=0))
+    peak = max((max(b.page_views, b.sessions) for b in series), default=0)
+    # Four whole-numbered steps up the y axis.
+    step = _nice_ceiling(-(-peak // Y_STEPS))
+    top_value = step * Y_STEPS
     slot = plot_width / max(1, len(series))
 
     def y_of(value: int) -> float:
@@ -83,7 +87,7 @@ def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
             )
         )
         points.append(f"{round(x + slot / 2, 1)},{y_of(bucket.sessions)}")
-    y_ticks = [Tick(position=y_of(top_value * n // 4), label=f"{top_value * n // 4:,}") for n in range(5)]
+    y_ticks = [Tick(position=y_of(step * n), label=f"{step * n:,}") for n in range(Y_STEPS + 1)]
     every = max(1, -(-len(series) // X_LABELS))
     x_ticks = [
         Tick(position=round(LEFT + (index + 0.5) * slot, 1), label=_label(bucket, interval))

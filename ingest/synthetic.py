@@ -293,7 +293,8 @@ class TrafficModel:
                 y = min(depth, rnd.gauss(spot_y, 0.25) * vw)
                 kind = "move"
             x = min(vw - 1, max(0, int(x)))
-            chunk.samples.append((session, at, x, max(0, int(y)), kind, page.path, vw, vh))
+            # Reflected at the top edge, so that spots near it do not pile up in the first row.
+            chunk.samples.append((session, at, x, abs(int(y)), kind, page.path, vw, vh))
 
 
 def _in_time_order(chunk: Chunk) -> Chunk:

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from analytics.errors import ApiError, invalid_field
+from analytics.http import iso
 
 
 class Interval(StrEnum):
@@ -93,7 +94,7 @@ def parse_range(
             400,
             "invalid_range",
             "`from` must be before `to` (a date in `to` includes that whole day).",
-            details={"from": start.isoformat(), "to": end.isoformat()},
+            details={"from": iso(start), "to": iso(end)},
         )
     if interval is not None and end - start > MAX_RANGE[interval]:
         limit_days = MAX_RANGE[interval].days

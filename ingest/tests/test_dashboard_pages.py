@@ -7,7 +7,10 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from ingest.tests.factories import make_event, make_sample, make_session
+from ingest.charts import series_chart
+from ingest.selectors import Bucket
+from ingest.tests.factories import at, make_event, make_sample, make_session
+from ingest.time_ranges import Interval
 
 pytestmark = pytest.mark.django_db
 
@@ -166,3 +169,21 @@ def test_the_heatmap_image_is_a_png(admin_client, recent_traffic):
 def test_the_heatmap_page_needs_a_path_and_a_known_kind(admin_client, tenant):
     assert admin_client.get(heatmap_url(tenant.project)).status_code == 404
     assert admin_client.get(heatmap_url(tenant.project), {"path": "/", "kind": "hover"}).status_code == 404
+
+
+def test_the_chart_scales_bars_and_ticks_to_the_busiest_bucket():
+    series = [
+        Bucket(start=at(f"2025-03-{day:02d} 00:00"), page_views=views, sessions=sessions)
+        for day, views, sessions in [(10, 0, 0), (11, 22, 5), (12, 11, 3)]
+    ]
+    chart = series_chart(series, Interval.DAY)
+    assert [tick.label for tick in chart.y_ticks] == ["0", "10", "20", "30", "40"]
+    plot_height = chart.plot_bottom - chart.y_ticks[-1].position
+    assert [bar.height for bar in chart.bars] == [
+        0,
+        pytest.approx(plot_height * 22 / 40, abs=0.1),
+        pytest.approx(plot_height * 11 / 40, abs=0.1),
+    ]
+    assert chart.bars[1].title == "Tue 11 Mar UTC: 22 page views, 5 sessions"
+    assert len(chart.session_points.split()) == 3
+    assert [tick.label for tick in chart.x_ticks] == ["Mon 10 Mar", "Tue 11 Mar", "Wed 12 Mar"]
