@@ -22,7 +22,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db.models import Count, F, Q, QuerySet, Sum
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 
 from ingest.models import Event, Session
@@ -99,30 +100,117 @@ def events_in_range(*, project_id: uuid.UUID, time_range: TimeRange) -> QuerySet
     )
 
 
-def _sessions_in_range(*, project_id: uuid.UUID, time_range: TimeRange) -> QuerySet[Session]:
-    active_ids = events_in_range(project_id=project_id, time_range=time_range).values("session_id")
-    return Session.objects.filter(project_id=project_id, pk__in=active_ids)
+# Totals and the per-session breakdowns come from one statement: the range's events are
+# grouped per session once (the inner query, compiled by the ORM), joined to their sessions,
+# and every number is read off that set. Separate queries would scan the range five times.
+# Visitors are counted over a GROUP BY, which hashes, rather than COUNT(DISTINCT), which
+# sorts every anonId and took twice as long on 1.5 million sessions.
+SESSION_ROLLUP_SQL = """
+WITH active AS ({active}),
+visits AS (
+    SELECT active.event_count, active.view_count, sessions.anon_id, sessions.referrer,
+           sessions.language, sessions.screen_width, sessions.screen_height
+    FROM active JOIN {session_table} sessions ON sessions.id = active.session_id
+)
+SELECT 'totals', {no_text}, {no_int}, {no_int}, COUNT(*), SUM(event_count), SUM(view_count),
+       SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END)
+FROM visits
+UNION ALL
+SELECT 'visitors', {no_text}, {no_int}, {no_int}, COUNT(*), {no_counts}
+FROM (SELECT anon_id FROM visits GROUP BY anon_id) visitors
+UNION ALL
+SELECT * FROM (
+    SELECT 'referrer', referrer, {no_int}, {no_int}, COUNT(*), {no_counts}
+    FROM visits GROUP BY referrer ORDER BY 5 DESC, 2 LIMIT %s
+) referrers
+UNION ALL
+SELECT * FROM (
+    SELECT 'language', language, {no_int}, {no_int}, COUNT(*), {no_counts}
+    FROM visits GROUP BY language ORDER BY 5 DESC, 2 LIMIT %s
+) languages
+UNION ALL
+SELECT * FROM (
+    SELECT 'screen', {no_text}, screen_width, screen_height, COUNT(*), {no_counts}
+    FROM visits GROUP BY screen_width, screen_height
+    ORDER BY 5 DESC, screen_width IS NULL, screen_width, screen_height IS NULL, screen_height
+    LIMIT %s
+) screens
+"""
+# Typed NULLs: a bare NULL inside a derived table becomes text on Postgres, and UNION ALL
+# then refuses to match it with the numbers of the totals row.
+NO_INT = "CAST(NULL AS BIGINT)"
+NO_TEXT = "CAST(NULL AS VARCHAR(1))"
 
 
-def traffic_totals(*, project_id: uuid.UUID, time_range: TimeRange) -> Totals:
-    # One pass over the range's events, grouped by session, gives every count but visitors.
-    per_session = (
+@dataclass(frozen=True)
+class SessionRollup:
+    totals: Totals
+    referrers: list[RankedValue]
+    languages: list[RankedValue]
+    screen_sizes: list[ScreenSize]
+
+
+def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> SessionRollup:
+    """Totals, and sessions per referrer, language and screen size, for the range."""
+    active = (
         events_in_range(project_id=project_id, time_range=time_range)
         .values("session_id")
-        .annotate(event_count=Count("id"), view_count=Count("id", filter=Q(type=PAGE_VIEW)))
+        .annotate(event_count=Count("pk"), view_count=Count("pk", filter=Q(type=PAGE_VIEW)))
         .order_by()
     )
-    counts = per_session.aggregate(
-        sessions=Count("session_id"),
-        events=Sum("event_count", default=0),
-        page_views=Sum("view_count", default=0),
-        sessions_with_page_view=Count("session_id", filter=Q(view_count__gte=1)),
-        bounced_sessions=Count("session_id", filter=Q(view_count=1)),
+    active_sql, active_params = active.query.sql_with_params()
+    sql = SESSION_ROLLUP_SQL.format(
+        active=active_sql,
+        session_table=connection.ops.quote_name(Session._meta.db_table),
+        no_int=NO_INT,
+        no_text=NO_TEXT,
+        no_counts=", ".join([NO_INT] * 4),
     )
-    visitors = _sessions_in_range(project_id=project_id, time_range=time_range).aggregate(
-        visitors=Count("anon_id", distinct=True)
-    )["visitors"]
-    return Totals(visitors=visitors, **counts)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*active_params, limit, limit, limit])
+        rows = cursor.fetchall()
+    by_dimension: dict[str, list[tuple]] = {}
+    for dimension, *values in rows:
+        by_dimension.setdefault(dimension, []).append(values)
+    [(_label, _width, _height, sessions, events, views, viewed, bounced)] = by_dimension["totals"]
+    [visitors_row] = by_dimension["visitors"]
+    totals = Totals(
+        page_views=int(views or 0),
+        events=int(events or 0),
+        sessions=sessions,
+        visitors=visitors_row[3],
+        sessions_with_page_view=int(viewed or 0),
+        bounced_sessions=int(bounced or 0),
+    )
+    # UNION ALL does not promise to keep each branch's order, so the few rows are re-sorted.
+    ranked = {
+        dimension: sorted(
+            (RankedValue(value=label, count=count) for label, _w, _h, count, *_rest in found),
+            key=lambda row: (-row.count, row.value),
+        )
+        for dimension, found in by_dimension.items()
+        if dimension in ("referrer", "language")
+    }
+    screen_sizes = sorted(
+        (
+            ScreenSize(width=width, height=height, sessions=count)
+            for _label, width, height, count, *_rest in by_dimension.get("screen", [])
+        ),
+        key=lambda row: (
+            -row.sessions,
+            row.width is None,
+            row.width or 0,
+            row.height is None,
+            row.height or 0,
+        ),
+    )
+    return SessionRollup(
+        totals=totals,
+        referrers=ranked.get("referrer", []),
+        languages=ranked.get("language", []),
+        screen_sizes=screen_sizes,
+    )
 
 
 def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: Interval) -> list[Bucket]:
@@ -162,42 +250,20 @@ def top_event_types(*, project_id: uuid.UUID, time_range: TimeRange, limit: int 
     return _top(events_in_range(project_id=project_id, time_range=time_range), "type", limit=limit)
 
 
-def top_referrers(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
-    return _top(_sessions_in_range(project_id=project_id, time_range=time_range), "referrer", limit=limit)
-
-
-def top_languages(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
-    return _top(_sessions_in_range(project_id=project_id, time_range=time_range), "language", limit=limit)
-
-
-def top_screen_sizes(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[ScreenSize]:
-    ranked = (
-        _sessions_in_range(project_id=project_id, time_range=time_range)
-        .values("screen_width", "screen_height")
-        .annotate(n=Count("pk"))
-        .order_by("-n", F("screen_width").asc(nulls_last=True), F("screen_height").asc(nulls_last=True))[
-            :limit
-        ]
-    )
-    return [
-        ScreenSize(width=row["screen_width"], height=row["screen_height"], sessions=row["n"])
-        for row in ranked
-    ]
-
-
 def traffic_stats(
     *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
 ) -> TrafficStats:
     """Everything the dashboard and GET /v1/projects/<id>/stats show, for one range."""
     scope = {"project_id": project_id, "time_range": time_range}
+    sessions = session_rollup(**scope, limit=limit)
     return TrafficStats(
         time_range=time_range,
         interval=interval,
-        totals=traffic_totals(**scope),
+        totals=sessions.totals,
         series=traffic_series(**scope, interval=interval),
         top_paths=top_paths(**scope, limit=limit),
-        top_referrers=top_referrers(**scope, limit=limit),
+        top_referrers=sessions.referrers,
         top_event_types=top_event_types(**scope, limit=limit),
-        languages=top_languages(**scope, limit=limit),
-        screen_sizes=top_screen_sizes(**scope, limit=limit),
+        languages=sessions.languages,
+        screen_sizes=sessions.screen_sizes,
     )

@@ -43,9 +43,9 @@ def test_it_writes_the_asked_number_of_events_with_sessions_and_movement(tenant,
     assert in_order / (len(times) - 1) > 0.95
 
     # The selectors see the same rows the raw tables hold.
-    totals = selectors.traffic_totals(
+    totals = selectors.session_rollup(
         project_id=tenant.project.id, time_range=TimeRange(start=before - timedelta(days=4), end=after)
-    )
+    ).totals
     assert (totals.events, totals.sessions) == (1500, sessions.count())
     assert totals.page_views == types["page_view"]
     assert 0 < totals.bounce_rate < 1

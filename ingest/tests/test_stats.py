@@ -69,7 +69,7 @@ def traffic(tenant, other_tenant):
 
 def test_totals_follow_the_definitions(traffic):
     time_range = TimeRange(start=at("2025-03-10 00:00"), end=at("2025-03-12 00:00"))
-    totals = selectors.traffic_totals(project_id=traffic.project.id, time_range=time_range)
+    totals = selectors.session_rollup(project_id=traffic.project.id, time_range=time_range).totals
     assert totals == selectors.Totals(
         page_views=7, events=10, sessions=5, visitors=4, sessions_with_page_view=4, bounced_sessions=2
     )
