@@ -1,8 +1,8 @@
 """Reads over the raw event tables: a project's traffic numbers for a time range.
 
 Every number is computed by the database from the events whose `occurred_at` falls in the
-range [start, end) (UTC), through the (project, occurred_at) index; Python only shapes the
-aggregated rows. The definitions, which the README repeats:
+range [start, end) (UTC), a filter the (project, occurred_at) index serves; Python only
+shapes the aggregated rows. The definitions, which the README repeats:
 
 - page views: events of type `page_view`; events: events of any type;
 - sessions: distinct sessions with at least one event in the range;
