@@ -3,8 +3,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3002
+DEMO_PORT ?= 5173
 
-.PHONY: run test lint format worker migrate superuser bench clean
+.PHONY: run test lint format worker migrate superuser bench clean demo
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,11 @@ migrate: $(VENV)/.installed .env
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn analytics.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT)
+
+## The browser SDK's demo page on a second origin, http://$(HOST):$(DEMO_PORT)/demo.html (README: Browser SDK).
+demo:
+	@echo "Demo page: http://$(HOST):$(DEMO_PORT)/demo.html  (the service must be running: make run)"
+	$(PYTHON) -m http.server $(DEMO_PORT) --bind $(HOST) --directory ingest/sdk
 
 ## The whole suite; set DATABASE_URL / REDIS_URL to run it on Postgres and Redis.
 test: $(VENV)/.installed
@@ -44,3 +50,7 @@ superuser: migrate
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
+
+## Load benchmark on Postgres + Redis (see bench/run.py); prints JSON lines.
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py $(SCENARIOS)

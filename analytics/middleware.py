@@ -45,9 +45,7 @@ class BodyLimitMiddleware:
                 try:
                     length = int(declared)
                 except ValueError:
-                    return ApiError(
-                        400, "invalid_content_length", "Content-Length is not a number."
-                    ).response()
+                    return ApiError(400, "invalid_content_length", "Content-Length is not a number.").response()
                 if length > limit:
                     return _too_large(limit)
             elif "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():

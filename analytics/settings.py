@@ -52,8 +52,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "analytics.middleware.BodyLimitMiddleware",
     "analytics.middleware.CorsMiddleware",
+    "analytics.middleware.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -127,10 +127,15 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # The whole beat schedule; run it with `make worker`.
 CELERY_BEAT_SCHEDULE = {
-    # Deletes events, movement samples and sessions older than RETENTION_DAYS.
+    # Drops or deletes events, movement samples and sessions older than RETENTION_DAYS.
     "sweep-retention": {
         "task": "ingest.tasks.sweep_retention",
         "schedule": float(RETENTION_SWEEP_INTERVAL_S),
+    },
+    # Creates the day partitions of the event tables a week ahead (Postgres; no-op on SQLite).
+    "maintain-partitions": {
+        "task": "ingest.tasks.maintain_partitions",
+        "schedule": 6 * 3600.0,
     },
 }
 
@@ -145,11 +150,13 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "analytics.errors.drf_exception_handler",
 }
 
-# CORS for the public endpoints only; whether an origin is allowed depends on the
-# project of the key, decided in projects.auth (see the signal handler there).
+# CORS for the public endpoints only (see the signal handler in projects.auth); whether an
+# origin may send data depends on the project of the key, checked in projects.auth.
 CORS_URLS_REGEX = r"^/v1/(ingest|experiments/[^/]+/(assign|convert))/?$"
 CORS_ALLOW_METHODS = ["POST", "OPTIONS"]
 CORS_PREFLIGHT_MAX_AGE = 86400
+# The browser SDK reads it to wait as long as a 429 or 503 asks before retrying.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 
 # The body cap is enforced by BodyLimitMiddleware; Django's own limit must not be lower.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_BODY_BYTES, 2_621_440)

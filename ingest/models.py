@@ -1,6 +1,7 @@
 """Raw analytics data: sessions, events and pointer-movement samples.
 
-The event and movement tables grow without bound, so their references to projects and
+The event and movement tables grow without bound: on Postgres they are partitioned by day
+(ingest/partitions.py, created by migration 0002), and their references to projects and
 sessions carry no database constraint: ingest writes them in one transaction from a
 resolved key, and retention removes children before the sessions they point at. Every
 table leads with the project, the future distribution column of a sharded Postgres.
@@ -10,11 +11,12 @@ from django.db import models
 
 from projects.models import Project
 
-NO_CONSTRAINT = {"on_delete": models.DO_NOTHING, "db_constraint": False, "related_name": "+"}
+# Composite indexes below lead with these columns, so the foreign keys need none of their own.
+NO_CONSTRAINT = {"on_delete": models.DO_NOTHING, "db_constraint": False, "db_index": False, "related_name": "+"}
 
 
 class Session(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sessions")
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     session_id = models.CharField(max_length=128)
     anon_id = models.CharField(max_length=128)
     first_seen_at = models.DateTimeField()
@@ -26,9 +28,7 @@ class Session(models.Model):
     user_agent = models.CharField(max_length=512, blank=True, default="")
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")
-        ]
+        constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
         indexes = [
             models.Index(fields=["project", "last_seen_at"], name="session_project_seen"),
             models.Index(fields=["session_id"], name="session_session_id"),
@@ -97,7 +97,6 @@ class MovementSample(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["project", "occurred_at"], name="movement_project_time"),
-            models.Index(fields=["session"], name="movement_session"),
         ]
 
     def __str__(self) -> str:

@@ -40,10 +40,7 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
                 "origin_not_allowed",
                 f"Origin {origin[:200]!r} is not one of this project's origins.",
             )
-        request.cors_origin_allowed = True
-    decision = ratelimit.hit(
-        scope=scope, identity=(api_key, client_ip(request)), limit=settings.RATE_LIMIT_PER_MIN
-    )
+    decision = ratelimit.hit(scope=scope, identity=(api_key, client_ip(request)), limit=settings.RATE_LIMIT_PER_MIN)
     if not decision.allowed:
         raise ApiError(
             429,
@@ -55,9 +52,8 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
 
 
 @receiver(check_request_enabled)
-def allow_cors_for_own_origins(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
-    # Preflights carry no key, so they are answered for any origin; the POST itself is
-    # readable only from an origin of the key's project.
-    if not re.match(settings.CORS_URLS_REGEX, request.path_info):
-        return False
-    return request.method == "OPTIONS" or getattr(request, "cors_origin_allowed", False)
+def allow_cors_on_public_endpoints(sender: Any, request: HttpRequest, **kwargs: Any) -> bool:
+    # Every answer of a public endpoint is readable by the page, errors included, so the
+    # browser SDK can tell a refusal (drop the batch) from a network failure (retry it).
+    # What gets stored is decided by the origin check above, not by CORS.
+    return bool(re.match(settings.CORS_URLS_REGEX, request.path_info))

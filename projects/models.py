@@ -7,9 +7,7 @@ from django.utils import timezone
 class Project(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
-    origins = models.JSONField(
-        default=list, blank=True, help_text="Allowed browser origins, scheme://host[:port]."
-    )
+    origins = models.JSONField(default=list, blank=True, help_text="Allowed browser origins, scheme://host[:port].")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -70,6 +70,4 @@ def test_it_answers_a_crash_in_json_without_a_trace(admin_api, monkeypatch):
     admin_api.raise_request_exception = False
     response = admin_api.get("/v1/projects")
     assert response.status_code == 500
-    assert response.json() == {
-        "error": {"code": "internal_error", "message": "Something went wrong on our side."}
-    }
+    assert response.json() == {"error": {"code": "internal_error", "message": "Something went wrong on our side."}}

@@ -62,9 +62,7 @@ def test_it_mints_a_key_without_a_body(admin_api, tenant):
     assert response.json()["label"] == ""
 
 
-def test_it_revokes_a_key_and_forgets_the_cached_lookup(
-    admin_api, tenant, django_capture_on_commit_callbacks
-):
+def test_it_revokes_a_key_and_forgets_the_cached_lookup(admin_api, tenant, django_capture_on_commit_callbacks):
     assert project_for_key(key=tenant.key) is not None
     assert cache.get(key_cache_key(tenant.key)) is not None
     with django_capture_on_commit_callbacks(execute=True):

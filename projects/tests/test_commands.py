@@ -16,9 +16,7 @@ def run(*args) -> str:
 
 
 def test_createproject_prints_what_it_made():
-    output = run(
-        "createproject", "shop", "--origin", "https://Shop.example", "--origin", "http://localhost:5173"
-    )
+    output = run("createproject", "shop", "--origin", "https://Shop.example", "--origin", "http://localhost:5173")
     project = Project.objects.get()
     assert project.origins == ["https://shop.example", "http://localhost:5173"]
     assert str(project.id) in output

@@ -1,0 +1,115 @@
+"""Writes of experiments: creation, status, exposures (assignments) and conversions."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from enum import StrEnum
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from analytics.errors import ApiError, invalid_field
+from experiments import selectors
+from experiments.bucketing import bucket_of, variant_for_bucket
+from experiments.models import Assignment, Conversion, Experiment, Variant
+from experiments.validation import clean_key, validate_variants
+from projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 200
+MAX_DESCRIPTION_LENGTH = 2000
+
+
+class ConversionOutcome(StrEnum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    NOT_EXPOSED = "not_exposed"
+
+
+def _clean_text(value: str, *, field: str, max_length: int) -> str:
+    value = value.strip()
+    if len(value) > max_length:
+        raise invalid_field(field, f"must be at most {max_length} characters")
+    return value
+
+
+def create_experiment(
+    *,
+    project: Project,
+    key: str,
+    variants: list[tuple[Any, Any]],
+    name: str = "",
+    description: str = "",
+) -> Experiment:
+    """A running experiment with its variants, given as (key, weight) pairs, control first.
+
+    409 experiment_exists when the project already has an experiment with this key.
+    """
+    key = clean_key(key)
+    specs = validate_variants(variants)
+    name = _clean_text(name, field="name", max_length=MAX_NAME_LENGTH)
+    description = _clean_text(description, field="description", max_length=MAX_DESCRIPTION_LENGTH)
+    try:
+        with transaction.atomic():
+            experiment = Experiment.objects.create(project=project, key=key, name=name, description=description)
+            Variant.objects.bulk_create(
+                Variant(experiment=experiment, key=spec.key, weight=spec.weight, position=position)
+                for position, spec in enumerate(specs)
+            )
+    except IntegrityError:
+        # The unique (project, key) constraint decides, so two racing creations cannot both win.
+        raise ApiError(409, "experiment_exists", f"This project already has an experiment with key {key!r}.") from None
+    logger.info("created experiment %s (%s) in project %s", key, experiment.id, project.id)
+    return experiment
+
+
+def set_status(*, experiment: Experiment, status: Experiment.Status) -> Experiment:
+    """Stop or restart: a stopped experiment answers its control and records no exposure."""
+    if experiment.status != status:
+        experiment.status = status
+        experiment.save(update_fields=["status"])
+        logger.info("experiment %s of project %s is now %s", experiment.key, experiment.project_id, status)
+    return experiment
+
+
+def assign(*, project_id: uuid.UUID, experiment_key: str, anon_id: str) -> str:
+    """The key of the anonId's variant, recorded as its exposure the first time.
+
+    The first answer sticks: later weight changes only affect anonIds not seen before.
+    Concurrent first requests insert at most one row (the unique key and ON CONFLICT DO
+    NOTHING) and both answer what was stored.
+    """
+    experiment = selectors.get_experiment(project_id=project_id, key=experiment_key)
+    variants = list(experiment.variants.all())
+    if experiment.status == Experiment.Status.STOPPED:
+        return variants[0].key
+    exposure = Assignment.objects.filter(
+        project_id=project_id, experiment_id=experiment.id, anon_id=anon_id
+    ).values_list("variant_id", flat=True)
+    variant_id = exposure.first()
+    if variant_id is None:
+        chosen = variant_for_bucket(variants=variants, bucket=bucket_of(experiment_key=experiment.key, anon_id=anon_id))
+        Assignment.objects.bulk_create(
+            [Assignment(project_id=project_id, experiment=experiment, variant=chosen, anon_id=anon_id)],
+            ignore_conflicts=True,
+        )
+        variant_id = exposure.get()
+    return next(variant.key for variant in variants if variant.id == variant_id)
+
+
+def convert(*, project_id: uuid.UUID, experiment_key: str, anon_id: str, goal: str) -> ConversionOutcome:
+    """Record that an exposed anonId reached `goal`, once per (experiment, anonId, goal).
+
+    An anonId that was never exposed counts nowhere. Conversions of people exposed while the
+    experiment ran are still recorded after it is stopped.
+    """
+    experiment = selectors.get_experiment(project_id=project_id, key=experiment_key)
+    exposed = Assignment.objects.filter(project_id=project_id, experiment_id=experiment.id, anon_id=anon_id).exists()
+    if not exposed:
+        return ConversionOutcome.NOT_EXPOSED
+    _, created = Conversion.objects.get_or_create(
+        project_id=project_id, experiment=experiment, anon_id=anon_id, goal=goal
+    )
+    return ConversionOutcome.RECORDED if created else ConversionOutcome.DUPLICATE

@@ -1,0 +1,230 @@
+"""Checking an ingest batch: the envelope is all or nothing, items are dropped one by one.
+
+Hand-written rather than a generic serializer because it runs for every item of every
+batch; it only checks types and bounds and builds plain tuples for the bulk insert.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from analytics.errors import invalid_field
+
+ID_MAX = 128
+EVENT_TYPE_MAX = 64
+CLIENT_ID_MAX = 64
+PATH_MAX = 2048
+REFERRER_MAX = 2048
+LANGUAGE_MAX = 35
+USER_AGENT_MAX = 512
+PROPS_MAX_BYTES = 8 * 1024
+SCREEN_MAX = 100_000
+COORDINATE_MAX = 10_000_000
+# Epoch milliseconds from 2000 to 2100: outside is a broken clock or a unit mistake.
+TS_MIN_MS = 946_684_800_000
+TS_MAX_MS = 4_102_444_800_000
+# Client times later than this past the server's clock are clamped to the server's clock.
+FUTURE_TOLERANCE_MS = 60_000
+MOVEMENT_KINDS = frozenset({"move", "click", "scroll"})
+# A NUL character as orjson writes it; an escaped backslash before "u0000" is plain text.
+ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class ItemError(ValueError):
+    """One field of an item is unusable: the item is dropped, the rest of the batch goes on."""
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field_name = field_name
+        self.problem = problem
+
+
+@dataclass(slots=True)
+class SessionInput:
+    session_id: str
+    anon_id: str
+    referrer: str
+    language: str
+    screen_width: int | None
+    screen_height: int | None
+
+
+@dataclass(slots=True)
+class EventInput:
+    client_id: str | None
+    type: str
+    path: str
+    props: dict[str, Any]
+    occurred_at: datetime
+
+
+@dataclass(slots=True)
+class MovementInput:
+    occurred_at: datetime
+    x: int
+    y: int
+    kind: str
+    path: str
+    viewport_width: int | None
+    viewport_height: int | None
+
+
+@dataclass(slots=True)
+class Batch:
+    session: SessionInput
+    events: list[EventInput] = field(default_factory=list)
+    movement: list[MovementInput] = field(default_factory=list)
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _text(value: Any, name: str, *, max_length: int, required: bool = False) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value):
+        raise ItemError(name, f"must be a {'non-empty ' if required else ''}string")
+    if len(value) > max_length:
+        raise ItemError(name, f"must be at most {max_length} characters")
+    if "\x00" in value:
+        raise ItemError(name, "must not contain NUL characters")
+    return value
+
+
+def _size(value: Any, name: str, *, maximum: int) -> int | None:
+    if value is None:
+        return None
+    if not _is_number(value) or not 0 <= value <= maximum:
+        raise ItemError(name, f"must be a number from 0 to {maximum}")
+    return round(value)
+
+
+class Clock:
+    """Turns client timestamps into server time: ts + (receivedAt - sentAt), clamped to now."""
+
+    def __init__(self, *, received_at: datetime, sent_at: Any) -> None:
+        self.now_ms = received_at.timestamp() * 1000
+        self.received_at = received_at
+        if sent_at is None:
+            self.skew_ms = 0.0
+        elif _is_number(sent_at) and TS_MIN_MS <= sent_at <= TS_MAX_MS:
+            self.skew_ms = self.now_ms - sent_at
+        else:
+            raise invalid_field("sentAt", "must be epoch milliseconds between 2000 and 2100")
+
+    def moment(self, ts: Any) -> datetime:
+        if ts is None:
+            return self.received_at
+        if not _is_number(ts) or not TS_MIN_MS <= ts <= TS_MAX_MS:
+            raise ItemError("ts", "must be epoch milliseconds between 2000 and 2100")
+        corrected = ts + self.skew_ms
+        if corrected > self.now_ms + FUTURE_TOLERANCE_MS:
+            return self.received_at
+        return datetime.fromtimestamp(corrected / 1000, tz=UTC)
+
+
+def _session(raw: Any) -> SessionInput:
+    if not isinstance(raw, dict):
+        raise invalid_field("session", "must be an object with sessionId and anonId")
+    try:
+        screen = raw.get("screen")
+        if screen is not None and not isinstance(screen, dict):
+            raise ItemError("screen", "must be an object with w and h")
+        screen = screen or {}
+        return SessionInput(
+            session_id=_text(raw.get("sessionId"), "sessionId", max_length=ID_MAX, required=True),
+            anon_id=_text(raw.get("anonId"), "anonId", max_length=ID_MAX, required=True),
+            referrer=_text(raw.get("referrer"), "referrer", max_length=REFERRER_MAX),
+            language=_text(raw.get("language"), "language", max_length=LANGUAGE_MAX),
+            screen_width=_size(screen.get("w"), "screen.w", maximum=SCREEN_MAX),
+            screen_height=_size(screen.get("h"), "screen.h", maximum=SCREEN_MAX),
+        )
+    except ItemError as exc:
+        raise invalid_field(f"session.{exc.field_name}", exc.problem) from None
+
+
+def _props(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ItemError("props", "must be an object")
+    encoded = orjson.dumps(value)
+    if len(encoded) > PROPS_MAX_BYTES:
+        raise ItemError("props", f"must be at most {PROPS_MAX_BYTES} bytes of JSON")
+    # Postgres jsonb cannot hold NUL characters.
+    if ENCODED_NUL.search(encoded):
+        raise ItemError("props", "must not contain NUL characters")
+    return value
+
+
+def _event(raw: Any, clock: Clock) -> EventInput:
+    if not isinstance(raw, dict):
+        raise ItemError("event", "must be an object")
+    client_id = raw.get("id")
+    return EventInput(
+        client_id=None if client_id is None else _text(client_id, "id", max_length=CLIENT_ID_MAX, required=True),
+        type=_text(raw.get("type"), "type", max_length=EVENT_TYPE_MAX, required=True),
+        path=_text(raw.get("path"), "path", max_length=PATH_MAX),
+        props=_props(raw.get("props")),
+        occurred_at=clock.moment(raw.get("ts")),
+    )
+
+
+def _coordinate(value: Any, name: str) -> int:
+    if not _is_number(value) or not 0 <= value <= COORDINATE_MAX:
+        raise ItemError(name, f"must be a number from 0 to {COORDINATE_MAX}")
+    return round(value)
+
+
+def _movement(raw: Any, clock: Clock) -> MovementInput:
+    if not isinstance(raw, dict):
+        raise ItemError("sample", "must be an object")
+    kind = raw.get("kind")
+    if kind not in MOVEMENT_KINDS:
+        raise ItemError("kind", "must be one of move, click, scroll")
+    return MovementInput(
+        occurred_at=clock.moment(raw.get("ts")),
+        x=_coordinate(raw.get("x"), "x"),
+        y=_coordinate(raw.get("y"), "y"),
+        kind=kind,
+        path=_text(raw.get("path"), "path", max_length=PATH_MAX),
+        viewport_width=_size(raw.get("vw"), "vw", maximum=SCREEN_MAX),
+        viewport_height=_size(raw.get("vh"), "vh", maximum=SCREEN_MAX),
+    )
+
+
+def _array(payload: dict[str, Any], name: str) -> list[Any]:
+    value = payload.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise invalid_field(name, "must be an array")
+    return value
+
+
+def parse_batch(payload: dict[str, Any], *, received_at: datetime) -> Batch:
+    """The batch's session and good items; an envelope error raises ApiError (400)."""
+    session = _session(payload.get("session"))
+    raw_events = _array(payload, "events")
+    raw_movement = _array(payload, "movement")
+    clock = Clock(received_at=received_at, sent_at=payload.get("sentAt"))
+    batch = Batch(session=session)
+    for index, raw in enumerate(raw_events):
+        try:
+            batch.events.append(_event(raw, clock))
+        except ItemError as exc:
+            batch.rejected.append({"kind": "event", "index": index, "reason": str(exc)})
+    for index, raw in enumerate(raw_movement):
+        try:
+            batch.movement.append(_movement(raw, clock))
+        except ItemError as exc:
+            batch.rejected.append({"kind": "movement", "index": index, "reason": str(exc)})
+    return batch

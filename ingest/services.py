@@ -1,0 +1,306 @@
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+
+from ingest import partitions
+from ingest.models import Event, EventKey, MovementSample, Session
+from ingest.payload import Batch, EventInput, SessionInput, parse_batch
+
+logger = logging.getLogger(__name__)
+
+# Rows per INSERT statement: well under SQLite's limit on bound parameters.
+INSERT_CHUNK = 1000
+RETENTION_BATCH = 5000
+
+
+@dataclass
+class IngestResult:
+    events: int
+    movement: int
+    duplicates: int
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "accepted": {"events": self.events, "movement": self.movement},
+            "duplicates": self.duplicates,
+            "rejected": self.rejected,
+        }
+
+
+def _upsert_session(*, project_id: uuid.UUID, session: SessionInput, received_at: datetime, user_agent: str) -> int:
+    """One INSERT ... ON CONFLICT: the session row on first sight, a later last-seen after."""
+    [row] = Session.objects.bulk_create(
+        [
+            Session(
+                project_id=project_id,
+                session_id=session.session_id,
+                anon_id=session.anon_id,
+                first_seen_at=received_at,
+                last_seen_at=received_at,
+                referrer=session.referrer,
+                language=session.language,
+                screen_width=session.screen_width,
+                screen_height=session.screen_height,
+                user_agent=user_agent[:512],
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["project", "session_id"],
+        update_fields=["last_seen_at"],
+    )
+    return row.pk
+
+
+def _claim_client_ids(*, project_id: uuid.UUID, client_ids: list[str], received_at: datetime) -> set[str]:
+    """Record the batch's event ids; those already stored come back missing (duplicates)."""
+    if not client_ids:
+        return set()
+    table = EventKey._meta.db_table
+    project_value = EventKey._meta.get_field("project").get_db_prep_value(project_id, connection)
+    when = EventKey._meta.get_field("received_at").get_db_prep_value(received_at, connection)
+    claimed: set[str] = set()
+    with connection.cursor() as cursor:
+        for start in range(0, len(client_ids), INSERT_CHUNK):
+            chunk = client_ids[start : start + INSERT_CHUNK]
+            values = ", ".join(["(%s, %s, %s)"] * len(chunk))
+            params: list[Any] = []
+            for client_id in chunk:
+                params += [project_value, client_id, when]
+            cursor.execute(
+                f"INSERT INTO {table} (project_id, client_id, received_at) VALUES {values} "
+                "ON CONFLICT DO NOTHING RETURNING client_id",
+                params,
+            )
+            claimed.update(row[0] for row in cursor.fetchall())
+    return claimed
+
+
+def _first_of_each_id(events: list[EventInput]) -> list[EventInput]:
+    seen: set[str] = set()
+    kept = []
+    for event in events:
+        if event.client_id is not None:
+            if event.client_id in seen:
+                continue
+            seen.add(event.client_id)
+        kept.append(event)
+    return kept
+
+
+def _store_with_orm(
+    *, project_id: uuid.UUID, batch: Batch, events: list[EventInput], received_at: datetime, user_agent: str
+) -> int:
+    """The portable path (SQLite): a few statements in one transaction; returns events stored."""
+    with transaction.atomic():
+        session_pk = _upsert_session(
+            project_id=project_id, session=batch.session, received_at=received_at, user_agent=user_agent
+        )
+        claimed = _claim_client_ids(
+            project_id=project_id,
+            client_ids=[event.client_id for event in events if event.client_id is not None],
+            received_at=received_at,
+        )
+        fresh = [event for event in events if event.client_id is None or event.client_id in claimed]
+        Event.objects.bulk_create(
+            [
+                Event(
+                    project_id=project_id,
+                    session_id=session_pk,
+                    client_id=event.client_id,
+                    type=event.type,
+                    path=event.path,
+                    props=event.props,
+                    occurred_at=event.occurred_at,
+                    received_at=received_at,
+                )
+                for event in fresh
+            ],
+            batch_size=INSERT_CHUNK,
+        )
+        MovementSample.objects.bulk_create(
+            [
+                MovementSample(
+                    project_id=project_id,
+                    session_id=session_pk,
+                    occurred_at=sample.occurred_at,
+                    x=sample.x,
+                    y=sample.y,
+                    kind=sample.kind,
+                    path=sample.path,
+                    viewport_width=sample.viewport_width,
+                    viewport_height=sample.viewport_height,
+                )
+                for sample in batch.movement
+            ],
+            batch_size=INSERT_CHUNK,
+        )
+    return len(fresh)
+
+
+# The whole batch in one Postgres statement: one round trip, atomic without BEGIN/COMMIT.
+# Data-modifying CTEs all run; `new_events` sees which ids `claimed` could insert, so an id
+# already stored (a retried batch, or the same batch racing on another connection, which
+# waits on the unique index) adds no event.
+STORE_BATCH_SQL = f"""
+WITH session_row AS (
+    INSERT INTO {Session._meta.db_table} AS s (
+        project_id, session_id, anon_id, first_seen_at, last_seen_at,
+        referrer, language, screen_width, screen_height, user_agent
+    )
+    VALUES (
+        %(project)s, %(session_id)s, %(anon_id)s, %(received_at)s, %(received_at)s,
+        %(referrer)s, %(language)s, %(screen_width)s, %(screen_height)s, %(user_agent)s
+    )
+    ON CONFLICT (project_id, session_id)
+        DO UPDATE SET last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at)
+    RETURNING s.id
+), claimed AS (
+    INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
+    SELECT %(project)s, ids.client_id, %(received_at)s
+    FROM unnest(%(claim_ids)s::text[]) AS ids(client_id)
+    ON CONFLICT DO NOTHING
+    RETURNING client_id
+), new_events AS (
+    INSERT INTO {Event._meta.db_table} (
+        project_id, session_id, client_id, type, path, props, occurred_at, received_at
+    )
+    SELECT %(project)s, (SELECT id FROM session_row), e.client_id, e.type, e.path,
+           e.props::jsonb, e.occurred_at, %(received_at)s
+    FROM unnest(
+        %(event_client_ids)s::text[], %(event_types)s::text[], %(event_paths)s::text[],
+        %(event_props)s::text[], %(event_times)s::timestamptz[]
+    ) AS e(client_id, type, path, props, occurred_at)
+    WHERE e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed)
+    RETURNING 1
+), new_samples AS (
+    INSERT INTO {MovementSample._meta.db_table} (
+        project_id, session_id, occurred_at, x, y, kind, path, viewport_width, viewport_height
+    )
+    SELECT %(project)s, (SELECT id FROM session_row), m.*
+    FROM unnest(
+        %(sample_times)s::timestamptz[], %(sample_xs)s::integer[], %(sample_ys)s::integer[],
+        %(sample_kinds)s::text[], %(sample_paths)s::text[],
+        %(sample_widths)s::integer[], %(sample_heights)s::integer[]
+    ) AS m
+)
+SELECT count(*) FROM new_events
+"""
+
+
+def _store_in_one_statement(
+    *, project_id: uuid.UUID, batch: Batch, events: list[EventInput], received_at: datetime, user_agent: str
+) -> int:
+    """The Postgres path: the batch as column arrays in one statement; returns events stored."""
+    session, samples = batch.session, batch.movement
+    params = {
+        "project": project_id,
+        "received_at": received_at,
+        "session_id": session.session_id,
+        "anon_id": session.anon_id,
+        "referrer": session.referrer,
+        "language": session.language,
+        "screen_width": session.screen_width,
+        "screen_height": session.screen_height,
+        "user_agent": user_agent[:512],
+        "claim_ids": [event.client_id for event in events if event.client_id is not None],
+        "event_client_ids": [event.client_id for event in events],
+        "event_types": [event.type for event in events],
+        "event_paths": [event.path for event in events],
+        "event_props": [orjson.dumps(event.props).decode() for event in events],
+        "event_times": [event.occurred_at for event in events],
+        "sample_times": [sample.occurred_at for sample in samples],
+        "sample_xs": [sample.x for sample in samples],
+        "sample_ys": [sample.y for sample in samples],
+        "sample_kinds": [sample.kind for sample in samples],
+        "sample_paths": [sample.path for sample in samples],
+        "sample_widths": [sample.viewport_width for sample in samples],
+        "sample_heights": [sample.viewport_height for sample in samples],
+    }
+    with _server_binding_cursor() as cursor:
+        cursor.execute(STORE_BATCH_SQL, params)
+        return cursor.fetchone()[0]
+
+
+def _server_binding_cursor():
+    """A cursor that sends parameters apart from the SQL, so psycopg prepares the statement
+    once per connection instead of Postgres parsing a fresh literal-filled text each time."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    connection.ensure_connection()
+    raw = ServerBindingCursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
+
+
+def _store(*, project_id: uuid.UUID, batch: Batch, received_at: datetime, user_agent: str) -> tuple[int, int]:
+    """Write the batch; returns (events stored, events that were duplicates)."""
+    events = _first_of_each_id(batch.events)
+    store = _store_in_one_statement if connection.vendor == "postgresql" else _store_with_orm
+    stored = store(project_id=project_id, batch=batch, events=events, received_at=received_at, user_agent=user_agent)
+    return stored, len(batch.events) - stored
+
+
+def ingest_batch(
+    *, project_id: uuid.UUID, payload: dict[str, Any], received_at: datetime, user_agent: str = ""
+) -> IngestResult:
+    """Check and store one batch. Everything accepted is committed before this returns.
+
+    Raises ApiError (400) for a bad envelope, in which case nothing is stored.
+    """
+    batch = parse_batch(payload, received_at=received_at)
+    stored, duplicates = _store(project_id=project_id, batch=batch, received_at=received_at, user_agent=user_agent)
+    return IngestResult(events=stored, movement=len(batch.movement), duplicates=duplicates, rejected=batch.rejected)
+
+
+def _delete_in_batches(model: type[Model], *, dry_run: bool, **older_than: datetime) -> int:
+    """Delete matching rows a bounded batch at a time, so no delete holds locks for long.
+
+    The time condition stays on the delete too, so Postgres prunes it to the partitions
+    that can hold such rows.
+    """
+    matching = model.objects.filter(**older_than)
+    if dry_run:
+        return matching.count()
+    deleted = 0
+    while True:
+        pks = list(matching.values_list("pk", flat=True)[:RETENTION_BATCH])
+        if not pks:
+            return deleted
+        deleted += matching.filter(pk__in=pks).delete()[0]
+
+
+def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
+    """Delete raw data older than `days` (0 keeps everything); returns what went per table.
+
+    On Postgres whole day partitions that end before the cutoff are dropped first
+    (counted in `partitions`); what remains older than the cutoff (the cutoff's own day, rows
+    in the default partition, every row on SQLite) is deleted in batches.
+    """
+    if days <= 0:
+        return {}
+    cutoff = timezone.now() - timedelta(days=days)
+    dropped = partitions.drop_partitions_before(cutoff=cutoff, dry_run=dry_run)
+    counts = {
+        "partitions": sum(len(names) for names in dropped.values()),
+        "events": _delete_in_batches(Event, dry_run=dry_run, occurred_at__lt=cutoff),
+        "movement": _delete_in_batches(MovementSample, dry_run=dry_run, occurred_at__lt=cutoff),
+        "eventKeys": _delete_in_batches(EventKey, dry_run=dry_run, received_at__lt=cutoff),
+        # Last, so no event or sample is left pointing at a deleted session.
+        "sessions": _delete_in_batches(Session, dry_run=dry_run, last_seen_at__lt=cutoff),
+    }
+    logger.info("retention sweep (%s days, dry run %s): %s", days, dry_run, counts)
+    return counts
+
+
+def maintain_partitions() -> list[str]:
+    """Create the day partitions of today and the days ahead that do not exist yet."""
+    return partitions.ensure_partitions(start=timezone.now().date())

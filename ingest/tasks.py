@@ -1,0 +1,14 @@
+from celery import shared_task
+from django.conf import settings
+
+from ingest import services
+
+
+@shared_task
+def sweep_retention() -> dict[str, int]:
+    return services.sweep_retention(days=settings.RETENTION_DAYS)
+
+
+@shared_task
+def maintain_partitions() -> list[str]:
+    return services.maintain_partitions()

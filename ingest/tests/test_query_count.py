@@ -1,0 +1,45 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from ingest import services
+from ingest.models import Event
+from ingest.tests.conftest import make_batch
+
+pytestmark = pytest.mark.django_db
+
+on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is Postgres's")
+on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="the ORM path runs on SQLite")
+
+
+def queries_for(tenant, *, events: int, movement: int) -> int:
+    payload = make_batch(tenant.key, events=events, movement=movement)
+    with CaptureQueriesContext(connection) as queries:
+        result = services.ingest_batch(project_id=tenant.project.id, payload=payload, received_at=timezone.now())
+    assert result.events == events
+    assert result.movement == movement
+    return len(queries)
+
+
+@on_postgres
+@pytest.mark.parametrize(("events", "movement"), [(1, 0), (20, 50), (300, 900)])
+def test_a_batch_of_any_size_is_one_statement_on_postgres(tenant, events, movement):
+    assert queries_for(tenant, events=events, movement=movement) == 1
+    assert Event.objects.count() == events
+
+
+@on_sqlite
+@pytest.mark.parametrize(("events", "movement"), [(1, 1), (20, 50)])
+def test_a_typical_batch_is_six_queries_on_sqlite(tenant, events, movement):
+    # savepoint, session upsert, event ids, events, samples, release
+    assert queries_for(tenant, events=events, movement=movement) == 6
+
+
+def test_the_key_lookup_costs_no_query_once_cached(send, tenant):
+    send(make_batch(tenant.key))
+    with CaptureQueriesContext(connection) as cached:
+        assert send(make_batch(tenant.key)).status_code == 202
+    with CaptureQueriesContext(connection) as direct:
+        services.ingest_batch(project_id=tenant.project.id, payload=make_batch(tenant.key), received_at=timezone.now())
+    assert len(cached) == len(direct)

@@ -1,0 +1,109 @@
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from ingest import services, tasks
+from ingest.models import Event, EventKey, MovementSample, Session
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(project, *, age_days: int, count: int, name: str) -> Session:
+    moment = timezone.now() - timedelta(days=age_days)
+    session = Session.objects.create(
+        project=project, session_id=name, anon_id=name, first_seen_at=moment, last_seen_at=moment
+    )
+    Event.objects.bulk_create(
+        Event(
+            project=project,
+            session=session,
+            client_id=f"{name}-{i}",
+            type="page_view",
+            occurred_at=moment,
+            received_at=moment,
+        )
+        for i in range(count)
+    )
+    EventKey.objects.bulk_create(
+        EventKey(project=project, client_id=f"{name}-{i}", received_at=moment) for i in range(count)
+    )
+    MovementSample.objects.bulk_create(
+        MovementSample(project=project, session=session, occurred_at=moment, x=i, y=i, kind="move")
+        for i in range(count)
+    )
+    return session
+
+
+def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
+    seed(tenant.project, age_days=100, count=7, name="old")
+    recent = seed(tenant.project, age_days=10, count=3, name="recent")
+    seed(other_tenant.project, age_days=95, count=2, name="other-old")
+    counts = services.sweep_retention(days=90)
+    assert counts == {"partitions": 0, "events": 9, "movement": 9, "eventKeys": 9, "sessions": 2}
+    assert list(Session.objects.all()) == [recent]
+    assert Event.objects.count() == MovementSample.objects.count() == EventKey.objects.count() == 3
+    assert set(Event.objects.values_list("session_id", flat=True)) == {recent.pk}
+
+
+def test_it_deletes_in_bounded_batches(tenant, monkeypatch):
+    seed(tenant.project, age_days=100, count=25, name="old")
+    monkeypatch.setattr(services, "RETENTION_BATCH", 10)
+    deletes = []
+    real_delete = Event.objects.filter(pk__in=[]).delete.__func__
+
+    def counting_delete(queryset):
+        deleted = real_delete(queryset)
+        deletes.append((queryset.model.__name__, deleted[0]))
+        return deleted
+
+    monkeypatch.setattr("django.db.models.query.QuerySet.delete", counting_delete)
+    services.sweep_retention(days=90)
+    event_batches = [count for model, count in deletes if model == "Event"]
+    assert event_batches == [10, 10, 5]
+    assert Event.objects.count() == 0
+
+
+def test_zero_days_keeps_everything(tenant):
+    seed(tenant.project, age_days=1000, count=2, name="ancient")
+    assert services.sweep_retention(days=0) == {}
+    assert Event.objects.count() == 2
+
+
+def test_the_dry_run_counts_and_deletes_nothing(tenant):
+    seed(tenant.project, age_days=100, count=4, name="old")
+    output = StringIO()
+    call_command("sweep_retention", "--days", "30", "--dry-run", stdout=output)
+    assert (
+        "Would delete rows older than 30 days: 0 partitions, 4 events, 4 movement, 4 eventKeys, 1 sessions"
+        in output.getvalue()
+    )
+    assert Event.objects.count() == 4
+
+
+def test_the_command_deletes_with_the_configured_days(tenant, settings):
+    settings.RETENTION_DAYS = 50
+    seed(tenant.project, age_days=60, count=2, name="old")
+    seed(tenant.project, age_days=40, count=1, name="newer")
+    output = StringIO()
+    call_command("sweep_retention", stdout=output)
+    assert "Deleted rows older than 50 days: 0 partitions, 2 events" in output.getvalue()
+    assert Event.objects.count() == 1
+
+
+def test_the_celery_task_runs_the_sweep(tenant, settings):
+    settings.RETENTION_DAYS = 90
+    seed(tenant.project, age_days=120, count=3, name="old")
+    result = tasks.sweep_retention.apply().get()
+    assert result["events"] == 3
+    assert Event.objects.count() == 0
+
+
+def test_the_beat_schedule_runs_the_sweep_task():
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-retention"]
+    assert entry["task"] == tasks.sweep_retention.name
+    assert entry["schedule"] == float(settings.RETENTION_SWEEP_INTERVAL_S)
