@@ -82,8 +82,7 @@ def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
                 y=y_of(bucket.page_views),
                 width=round(slot * 0.8, 1),
                 height=round(bottom - y_of(bucket.page_views), 1),
-                title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, "
-                f"{bucket.sessions} sessions",
+                title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, {bucket.sessions} sessions",
             )
         )
         points.append(f"{round(x + slot / 2, 1)},{y_of(bucket.sessions)}")

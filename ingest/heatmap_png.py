@@ -41,12 +41,7 @@ def encode_png(width: int, height: int, rgb_rows: list[bytes]) -> bytes:
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     # Filter type 0 (none) before every row.
     raw = b"".join(b"\x00" + row for row in rgb_rows)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw, 6))
-        + chunk(b"IEND", b"")
-    )
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b"")
 
 
 def heat_colour(fraction: float) -> tuple[int, int, int]:

@@ -94,9 +94,7 @@ class ScrollDepth:
     steps: list[ScrollStep]
 
 
-def _samples(
-    *, project_id: uuid.UUID, path: str, kind: str, time_range: TimeRange
-) -> QuerySet[MovementSample]:
+def _samples(*, project_id: uuid.UUID, path: str, kind: str, time_range: TimeRange) -> QuerySet[MovementSample]:
     return MovementSample.objects.filter(
         project_id=project_id,
         occurred_at__gte=time_range.start,
@@ -115,14 +113,10 @@ def _big(field: str) -> Cast:
 
 def _scaled(pixels, units_per_viewport_width: int) -> ExpressionWrapper:
     """Page pixels in units of 1/n of the sample's viewport width (integer division in SQL)."""
-    return ExpressionWrapper(
-        pixels * units_per_viewport_width / F("viewport_width"), output_field=BigIntegerField()
-    )
+    return ExpressionWrapper(pixels * units_per_viewport_width / F("viewport_width"), output_field=BigIntegerField())
 
 
-def movement_heatmap(
-    *, project_id: uuid.UUID, path: str, kind: HeatmapKind, time_range: TimeRange
-) -> Heatmap:
+def movement_heatmap(*, project_id: uuid.UUID, path: str, kind: HeatmapKind, time_range: TimeRange) -> Heatmap:
     """Clicks or pointer moves on `path` counted per CELL x CELL bin of the reference viewport."""
     rows = (
         _samples(project_id=project_id, path=path, kind=kind, time_range=time_range)

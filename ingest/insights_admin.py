@@ -195,9 +195,7 @@ def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.Mod
     return TemplateResponse(request, "admin/ingest/heatmap.html", context)
 
 
-def heatmap_image_view(
-    request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin
-) -> HttpResponse:
+def heatmap_image_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
     project = _viewable_project(request, object_id, model_admin)
     path_, kind = _heatmap_choice(request)
     _picker, time_range, _interval, _error = _chosen_range(request)

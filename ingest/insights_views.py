@@ -69,9 +69,7 @@ def heatmap_json(project_id: str, heatmap: heatmaps.Heatmap, depth: heatmaps.Scr
         "bins": [[cell.column, cell.row, cell.count] for cell in heatmap.bins],
         "scrollDepth": {
             "sessions": depth.sessions,
-            "steps": [
-                {"depth": step.depth, "sessions": step.sessions, "share": step.share} for step in depth.steps
-            ],
+            "steps": [{"depth": step.depth, "sessions": step.sessions, "share": step.share} for step in depth.steps],
         },
     }
 
@@ -80,9 +78,7 @@ class ProjectStatsView(AdminApiView):
     def get(self, request, project_id: str):
         project = get_project(project_id=project_id)
         interval = parse_interval(request.GET.get("interval"))
-        time_range = parse_range(
-            request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=interval
-        )
+        time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=interval)
         stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval)
         return json_response(stats_json(str(project.id), stats))
 
@@ -103,9 +99,7 @@ class ProjectHeatmapView(AdminApiView):
         time_range = parse_range(
             request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=Interval.DAY
         )
-        heatmap = heatmaps.movement_heatmap(
-            project_id=project.id, path=path, kind=kind, time_range=time_range
-        )
+        heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path, kind=kind, time_range=time_range)
         if output == "png":
             return HttpResponse(render_heatmap_png(heatmap), content_type="image/png")
         depth = heatmaps.scroll_depth(project_id=project.id, path=path, time_range=time_range)

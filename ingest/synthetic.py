@@ -113,10 +113,7 @@ PAGES = [
     ),
     Page("/docs/api", 4, 3, 6.0, (*NAV, (0.12, 0.4), (0.85, 0.9)), (("copy_code", 0.15, {"lang": "js"}),)),
     Page("/blog", 4, 4, 3.0, (*NAV, (0.3, 0.4), (0.3, 0.8), (0.3, 1.2)), ()),
-    *(
-        Page(slug, 1, 2, 4.0, (*NAV, (0.5, 2.0), (0.5, 3.5)), (("outbound_click", 0.1, {}),))
-        for slug in BLOG_SLUGS
-    ),
+    *(Page(slug, 1, 2, 4.0, (*NAV, (0.5, 2.0), (0.5, 3.5)), (("outbound_click", 0.1, {}),)) for slug in BLOG_SLUGS),
     Page("/signup", 3, 2, 1.5, ((0.5, 0.3), (0.5, 0.4), (0.5, 0.55)), (("signup_completed", 0.35, {}),)),
     Page("/login", 2, 3, 1.0, ((0.5, 0.3), (0.5, 0.4), (0.5, 0.5)), ()),
     Page("/about", 2, 1, 2.0, (*NAV,), ()),
@@ -180,9 +177,7 @@ class TrafficModel:
 
     def _session_starts(self, count: int) -> list[datetime]:
         """`count` session start times, in time order as ingest would have written them."""
-        hours = self.random.choices(
-            range(len(self.hour_cum_weights)), cum_weights=self.hour_cum_weights, k=count
-        )
+        hours = self.random.choices(range(len(self.hour_cum_weights)), cum_weights=self.hour_cum_weights, k=count)
         offsets = sorted(hour * 3600 + self.random.random() * 3600 for hour in hours)
         return [self.start + timedelta(seconds=offset) for offset in offsets]
 
@@ -254,9 +249,7 @@ class TrafficModel:
         )
         return added
 
-    def _add_page(
-        self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple, budget: int
-    ) -> int:
+    def _add_page(self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple, budget: int) -> int:
         rnd = self.random
         chunk.events.append((session, "page_view", page.path, "{}", moment))
         added = 1
@@ -268,9 +261,7 @@ class TrafficModel:
         self._add_movement(chunk, session, page, moment, viewport)
         return added
 
-    def _add_movement(
-        self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple
-    ) -> None:
+    def _add_movement(self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple) -> None:
         rnd = self.random
         vw, vh = viewport
         page_px = max(vh, int(page.height * vw))
@@ -278,9 +269,7 @@ class TrafficModel:
         depth = min(page_px, int(vh + rnd.random() ** 1.8 * (page_px - vh)))
         samples = max(0, int(rnd.gauss(self.samples_per_view, 1.5)))
         if samples:
-            chunk.samples.append(
-                (session, moment + timedelta(seconds=1), 0, depth - vh, "scroll", page.path, vw, vh)
-            )
+            chunk.samples.append((session, moment + timedelta(seconds=1), 0, depth - vh, "scroll", page.path, vw, vh))
         for n in range(1, samples):
             spot_x, spot_y = rnd.choice(page.hot_spots)
             at = moment + timedelta(seconds=1 + n * rnd.uniform(0.5, 3))
@@ -331,13 +320,10 @@ def _copy_chunk(project_id: uuid.UUID, chunk: Chunk) -> None:
             for pk, row in zip(session_ids, chunk.sessions, strict=True):
                 copy.write_row((pk, project_id, *row))
         with cursor.copy(
-            "COPY ingest_event (project_id, session_id, type, path, props, occurred_at, received_at)"
-            " FROM STDIN"
+            "COPY ingest_event (project_id, session_id, type, path, props, occurred_at, received_at) FROM STDIN"
         ) as copy:
             for session, event_type, path, props, moment in chunk.events:
-                copy.write_row(
-                    (project_id, session_ids[session], event_type, path, props, moment, _received(moment))
-                )
+                copy.write_row((project_id, session_ids[session], event_type, path, props, moment, _received(moment)))
         with cursor.copy(
             "COPY ingest_movementsample (project_id, session_id, occurred_at, x, y, kind, path,"
             " viewport_width, viewport_height) FROM STDIN"
@@ -359,10 +345,7 @@ def _bulk_create_chunk(project_id: uuid.UUID, chunk: Chunk) -> None:
         "user_agent",
     ]
     sessions = Session.objects.bulk_create(
-        [
-            Session(project_id=project_id, **dict(zip(field_names, row, strict=True)))
-            for row in chunk.sessions
-        ],
+        [Session(project_id=project_id, **dict(zip(field_names, row, strict=True))) for row in chunk.sessions],
         batch_size=1000,
     )
     Event.objects.bulk_create(

@@ -138,10 +138,7 @@ def test_a_bad_choice_shows_an_error_and_the_default_range(admin_client, recent_
 
 
 def test_unknown_projects_are_404_pages(admin_client, db):
-    assert (
-        admin_client.get("/admin/projects/project/00000000-0000-0000-0000-000000000000/insights/").status_code
-        == 404
-    )
+    assert admin_client.get("/admin/projects/project/00000000-0000-0000-0000-000000000000/insights/").status_code == 404
     assert admin_client.get("/admin/projects/project/nope/insights/").status_code == 404
 
 

@@ -35,17 +35,13 @@ RANGE = "from=2025-03-10&to=2025-03-11"
 @pytest.fixture
 def traffic(tenant, other_tenant):
     project = tenant.project
-    s1 = make_session(
-        project, anon_id="A", referrer=GOOGLE, language="en-US", screen_width=1440, screen_height=900
-    )
+    s1 = make_session(project, anon_id="A", referrer=GOOGLE, language="en-US", screen_width=1440, screen_height=900)
     make_event(s1, "2025-03-10 23:50", path="/")
     make_event(s1, "2025-03-11 00:10", path="/pricing")
     make_event(s1, "2025-03-11 00:12", type="signup", path="/pricing")
     s2 = make_session(project, anon_id="A", language="de-DE", screen_width=390, screen_height=844)
     make_event(s2, "2025-03-10 10:15", path="/")
-    s3 = make_session(
-        project, anon_id="B", referrer=GOOGLE, language="en-US", screen_width=1440, screen_height=900
-    )
+    s3 = make_session(project, anon_id="B", referrer=GOOGLE, language="en-US", screen_width=1440, screen_height=900)
     make_event(s3, "2025-03-10 10:59", path="/docs")
     make_event(s3, "2025-03-10 11:01", path="/")
     make_event(s3, "2025-03-10 11:30", path="/")
@@ -58,9 +54,7 @@ def traffic(tenant, other_tenant):
     s6 = make_session(project, anon_id="E")
     make_event(s6, "2025-03-12 00:00", path="/late")
 
-    stranger = make_session(
-        other_tenant.project, anon_id="A", referrer="https://leak.example/", language="xx"
-    )
+    stranger = make_session(other_tenant.project, anon_id="A", referrer="https://leak.example/", language="xx")
     for when in ("2025-03-10 10:00", "2025-03-10 23:59", "2025-03-11 12:00"):
         make_event(stranger, when, path="/secret")
     make_event(stranger, "2025-03-11 12:01", type="leak", path="/secret")
@@ -223,9 +217,7 @@ def test_a_single_day_and_31_days_of_hours_are_accepted(tenant, admin_api):
     one_day = admin_api.get(f"/v1/projects/{tenant.project.id}/stats?from=2025-03-10&to=2025-03-10")
     assert one_day.status_code == 200
     assert len(one_day.json()["series"]) == 1
-    month = admin_api.get(
-        f"/v1/projects/{tenant.project.id}/stats?from=2025-03-01&to=2025-03-31&interval=hour"
-    )
+    month = admin_api.get(f"/v1/projects/{tenant.project.id}/stats?from=2025-03-01&to=2025-03-31&interval=hour")
     assert month.status_code == 200
     assert len(month.json()["series"]) == 31 * 24
 
