@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 import orjson
 from django.db import connection, transaction
 
+from ingest import partitions
 from ingest.models import Event, MovementSample, Session
 
 logger = logging.getLogger(__name__)
@@ -393,6 +394,9 @@ def generate_traffic(
 ) -> Totals:
     """Writes about `events` events (exactly, unless the range ends first) with their sessions
     and movement samples, one transaction per chunk."""
+    # Past days get their own partitions, as live traffic would have had, instead of piling
+    # into the default partition where retention cannot drop them.
+    partitions.ensure_partitions(start=start.date(), days=(end.date() - start.date()).days + 1)
     model = TrafficModel(start=start, end=end, seed=seed, samples_per_view=samples_per_view)
     write = _copy_chunk if connection.vendor == "postgresql" else _bulk_create_chunk
     sessions = written_events = samples = 0

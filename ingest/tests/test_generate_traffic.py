@@ -5,10 +5,11 @@ from itertools import pairwise
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from ingest import selectors
+from ingest import partitions, selectors
 from ingest.models import Event, MovementSample, Session
 from ingest.time_ranges import TimeRange
 
@@ -62,3 +63,15 @@ def test_unknown_projects_and_bad_sizes_are_refused(tenant):
         call_command("generate_traffic", "nowhere", "--events", "10")
     with pytest.raises(CommandError, match="at least 1"):
         call_command("generate_traffic", "shop", "--events", "0")
+
+
+@pytest.mark.skipif(not partitions.is_supported(), reason="time partitions are a Postgres feature")
+def test_on_postgres_every_generated_day_has_its_partition(tenant):
+    call_command("generate_traffic", "shop", "--days", "3", "--events", "300", "--seed", "2")
+    today = timezone.now().date()
+    for table in partitions.PARTITIONED_TABLES:
+        days = partitions.day_partitions(table)
+        assert all(today - timedelta(days=back) in days for back in range(4))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM ingest_event_default")
+        assert cursor.fetchone()[0] == 0
