@@ -21,7 +21,7 @@ from django.utils.http import urlencode
 from analytics.errors import ApiError
 from ingest import heatmaps, selectors
 from ingest.charts import series_chart
-from ingest.heatmap_png import render_heatmap_png
+from ingest.heatmap_png import STOPS, render_heatmap_png
 from ingest.time_ranges import Interval, TimeRange, parse_interval, parse_range
 from projects.models import Project
 from projects.selectors import get_project
@@ -189,6 +189,7 @@ def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.Mod
         top_paths=[row.value for row in top_paths],
         image_url=f"{reverse('admin:projects_project_heatmap_png', args=[project.pk])}?{image_query}",
         dashboard_url=f"{dashboard_url}?{urlencode(range_query)}",
+        colour_scale=", ".join(f"rgb{stop}" for stop in STOPS),
         reference_width=heatmaps.REFERENCE_WIDTH,
         cell=heatmaps.CELL,
     )

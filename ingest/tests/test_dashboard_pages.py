@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from ingest.charts import series_chart
+from ingest.heatmap_png import STOPS
 from ingest.selectors import Bucket
 from ingest.tests.factories import at, make_event, make_sample, make_session
 from ingest.time_ranges import Interval
@@ -184,3 +185,9 @@ def test_the_chart_scales_bars_and_ticks_to_the_busiest_bucket():
     assert chart.bars[1].title == "Tue 11 Mar UTC: 22 page views, 5 sessions"
     assert len(chart.session_points.split()) == 3
     assert [tick.label for tick in chart.x_ticks] == ["Mon 10 Mar", "Tue 11 Mar", "Wed 12 Mar"]
+
+
+def test_the_heatmap_legend_uses_the_image_colours(admin_client, tenant):
+    page = admin_client.get(heatmap_url(tenant.project), {"path": "/"}).content.decode()
+    assert f"linear-gradient(to right, rgb{STOPS[0]}" in page
+    assert f"rgb{STOPS[-1]})" in page
