@@ -1,0 +1,204 @@
+"""Staff pages in the Django admin: a project's traffic dashboard and its movement heatmaps.
+
+They hang off ProjectAdmin (see projects/admin.py) and use the same selectors as the
+admin API, so the page and GET /v1/projects/<id>/stats always agree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+
+from analytics.errors import ApiError
+from ingest import heatmaps, selectors
+from ingest.charts import series_chart
+from ingest.heatmap_png import STOPS, render_heatmap_png
+from ingest.time_ranges import Interval, TimeRange, parse_interval, parse_range
+from projects.models import Project
+from projects.selectors import get_project
+
+PRESETS = {"today": ("Today", 1), "7d": ("Last 7 days", 7), "30d": ("Last 30 days", 30)}
+CUSTOM = "custom"
+DEFAULT_PRESET = "7d"
+# Ranges up to this long are charted per hour unless the viewer picks an interval.
+HOURLY_UP_TO = timedelta(days=2)
+
+
+def insights_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
+    """URLs to put in front of ProjectAdmin's own; each wrapped by admin_view (staff login)."""
+    wrap = model_admin.admin_site.admin_view
+    return [
+        path(
+            "<path:object_id>/insights/",
+            wrap(partial(dashboard_view, model_admin=model_admin)),
+            name="projects_project_insights",
+        ),
+        path(
+            "<path:object_id>/insights/heatmap/",
+            wrap(partial(heatmap_view, model_admin=model_admin)),
+            name="projects_project_heatmap",
+        ),
+        path(
+            "<path:object_id>/insights/heatmap.png",
+            wrap(partial(heatmap_image_view, model_admin=model_admin)),
+            name="projects_project_heatmap_png",
+        ),
+    ]
+
+
+def _viewable_project(request: HttpRequest, object_id: str, model_admin: admin.ModelAdmin) -> Project:
+    try:
+        project = get_project(project_id=object_id)
+    except ApiError as exc:
+        raise Http404(exc.message) from None
+    if not model_admin.has_view_permission(request, project):
+        raise PermissionDenied
+    return project
+
+
+def _preset_bounds(preset: str, now: datetime) -> tuple[str, str]:
+    """`from` and `to` dates of a preset: the last N days, today included."""
+    days = PRESETS[preset][1]
+    today = now.date()
+    return (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
+
+
+def _chosen_range(request: HttpRequest) -> tuple[dict[str, Any], TimeRange, Interval, str | None]:
+    """The picker's state, the range and interval it means, and an error to show if any.
+
+    A bad choice falls back to the default preset, with the error shown above the numbers.
+    """
+    now = timezone.now()
+    preset = request.GET.get("range") or DEFAULT_PRESET
+    if preset not in PRESETS and preset != CUSTOM:
+        preset = DEFAULT_PRESET
+    raw_from, raw_to = request.GET.get("from", ""), request.GET.get("to", "")
+    picked_interval = request.GET.get("interval", "")
+    error = None
+    try:
+        if preset != CUSTOM:
+            raw_from, raw_to = _preset_bounds(preset, now)
+        time_range = parse_range(raw_from, raw_to, now=now)
+        default_interval = Interval.HOUR if time_range.duration <= HOURLY_UP_TO else Interval.DAY
+        interval = parse_interval(picked_interval, default=default_interval)
+        time_range = parse_range(raw_from, raw_to, now=now, interval=interval)
+    except ApiError as exc:
+        error = exc.message
+        preset, picked_interval = DEFAULT_PRESET, ""
+        raw_from, raw_to = _preset_bounds(preset, now)
+        interval = Interval.DAY
+        time_range = parse_range(raw_from, raw_to, now=now, interval=interval)
+    picker = {
+        "range": preset,
+        "from": raw_from,
+        "to": raw_to,
+        "interval": picked_interval,
+        "presets": [(key, label) for key, (label, _days) in PRESETS.items()],
+    }
+    return picker, time_range, interval, error
+
+
+def _range_query(picker: dict[str, Any]) -> dict[str, str]:
+    query = {"range": picker["range"], "interval": picker["interval"]}
+    if picker["range"] == CUSTOM:
+        query.update({"from": picker["from"], "to": picker["to"]})
+    return {key: value for key, value in query.items() if value}
+
+
+def _context(request: HttpRequest, model_admin: admin.ModelAdmin, project: Project, **extra) -> dict:
+    return {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "project": project,
+        "original": project,
+        "has_view_permission": True,
+        **extra,
+    }
+
+
+def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    project = _viewable_project(request, object_id, model_admin)
+    picker, time_range, interval, error = _chosen_range(request)
+    stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval)
+    range_query = _range_query(picker)
+    heatmap_url = reverse("admin:projects_project_heatmap", args=[project.pk])
+    paths = [
+        {
+            "row": row,
+            "share": row.count / stats.totals.page_views if stats.totals.page_views else 0,
+            "clicks_url": f"{heatmap_url}?{urlencode({**range_query, 'path': row.value, 'kind': 'click'})}",
+            "moves_url": f"{heatmap_url}?{urlencode({**range_query, 'path': row.value, 'kind': 'move'})}",
+        }
+        for row in stats.top_paths
+    ]
+    context = _context(
+        request,
+        model_admin,
+        project,
+        title=f"Traffic: {project.name}",
+        picker=picker,
+        intervals=[str(choice) for choice in Interval],
+        error=error,
+        stats=stats,
+        chart=series_chart(stats.series, interval),
+        paths=paths,
+        range_query=range_query,
+    )
+    return TemplateResponse(request, "admin/ingest/dashboard.html", context)
+
+
+def _heatmap_choice(request: HttpRequest) -> tuple[str, heatmaps.HeatmapKind]:
+    try:
+        return heatmaps.parse_path(request.GET.get("path")), heatmaps.parse_kind(request.GET.get("kind"))
+    except ApiError as exc:
+        raise Http404(exc.message) from None
+
+
+def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    project = _viewable_project(request, object_id, model_admin)
+    path_, kind = _heatmap_choice(request)
+    picker, time_range, _interval, error = _chosen_range(request)
+    heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path_, kind=kind, time_range=time_range)
+    depth = heatmaps.scroll_depth(project_id=project.id, path=path_, time_range=time_range)
+    range_query = _range_query(picker)
+    image_query = urlencode({**range_query, "path": path_, "kind": str(kind)})
+    dashboard_url = reverse("admin:projects_project_insights", args=[project.pk])
+    top_paths = selectors.top_paths(project_id=project.id, time_range=time_range)
+    context = _context(
+        request,
+        model_admin,
+        project,
+        title=f"{kind.capitalize()} heatmap: {project.name} {path_}",
+        picker=picker,
+        intervals=[],
+        error=error,
+        heatmap=heatmap,
+        depth=depth,
+        path=path_,
+        kind=str(kind),
+        kinds=[str(choice) for choice in heatmaps.HeatmapKind],
+        top_paths=[row.value for row in top_paths],
+        image_url=f"{reverse('admin:projects_project_heatmap_png', args=[project.pk])}?{image_query}",
+        dashboard_url=f"{dashboard_url}?{urlencode(range_query)}",
+        colour_scale=", ".join(f"rgb{stop}" for stop in STOPS),
+        reference_width=heatmaps.REFERENCE_WIDTH,
+        cell=heatmaps.CELL,
+    )
+    return TemplateResponse(request, "admin/ingest/heatmap.html", context)
+
+
+def heatmap_image_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    project = _viewable_project(request, object_id, model_admin)
+    path_, kind = _heatmap_choice(request)
+    _picker, time_range, _interval, _error = _chosen_range(request)
+    heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path_, kind=kind, time_range=time_range)
+    return HttpResponse(render_heatmap_png(heatmap), content_type="image/png")

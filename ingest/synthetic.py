@@ -1,0 +1,410 @@
+"""Synthetic but plausible traffic, for demos and for measuring the insights queries.
+
+Visitors arrive more in the afternoon (UTC) than at night and less at weekends, some come
+back; a session lands on an entry page from a referrer, views a few pages (about four in
+ten bounce), fires some custom events, and moves, clicks and scrolls on each page around
+the spots a real page would draw them to. Everything derives from one seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import orjson
+from django.db import connection, transaction
+
+from ingest import partitions
+from ingest.models import Event, MovementSample, Session
+
+logger = logging.getLogger(__name__)
+
+# Hour-of-day weights (UTC), Monday..Sunday weights.
+HOURLY = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 11, 12, 12, 13, 13, 12, 11, 10, 9, 8, 6, 4, 3]
+WEEKDAY = [10, 10, 10, 10, 9, 6, 5]
+
+REFERRERS = {
+    "": 38,
+    "https://www.google.com/": 30,
+    "https://news.ycombinator.com/": 6,
+    "https://duckduckgo.com/": 5,
+    "https://www.reddit.com/": 5,
+    "https://t.co/": 4,
+    "https://github.com/": 4,
+    "https://www.bing.com/": 3,
+    "https://www.linkedin.com/": 2,
+    "https://newsletter.example.net/": 2,
+    "https://www.producthunt.com/": 1,
+}
+LANGUAGES = {
+    "en-US": 34,
+    "en-GB": 9,
+    "de-DE": 12,
+    "fr-FR": 9,
+    "es-ES": 8,
+    "pt-BR": 6,
+    "ja-JP": 5,
+    "nl-NL": 4,
+    "it-IT": 4,
+    "pl-PL": 3,
+    "zh-CN": 3,
+    "": 3,
+}
+# (width, height) of the screen; the viewport is the width and the height less browser chrome.
+SCREENS = {
+    (1920, 1080): 22,
+    (1440, 900): 12,
+    (1536, 864): 10,
+    (1366, 768): 9,
+    (2560, 1440): 5,
+    (1280, 800): 2,
+    (390, 844): 14,
+    (412, 915): 8,
+    (414, 896): 7,
+    (375, 667): 5,
+    (768, 1024): 4,
+    (820, 1180): 2,
+}
+USER_AGENTS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
+]
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    weight: int  # how often it is visited next
+    entry_weight: int  # how often a session lands on it
+    height: float  # page height in viewport widths
+    hot_spots: tuple[tuple[float, float], ...]  # click targets as (x, y) in viewport widths
+    custom_events: tuple[tuple[str, float, dict], ...] = ()  # (type, probability, props)
+
+
+NAV = ((0.55, 0.03), (0.65, 0.03), (0.75, 0.03), (0.9, 0.03))
+BLOG_SLUGS = [f"/blog/post-{n}" for n in range(1, 13)]
+PAGES = [
+    Page("/", 10, 40, 3.0, (*NAV, (0.5, 0.32), (0.3, 0.9), (0.7, 0.9)), (("video_play", 0.06, {}),)),
+    Page(
+        "/pricing",
+        8,
+        6,
+        2.0,
+        (*NAV, (0.2, 0.55), (0.5, 0.55), (0.8, 0.55)),
+        (("plan_selected", 0.25, {"plan": "pro"}), ("plan_selected", 0.08, {"plan": "team"})),
+    ),
+    Page("/features", 6, 5, 4.0, (*NAV, (0.5, 0.4), (0.5, 2.5)), ()),
+    Page("/docs", 6, 8, 3.0, (*NAV, (0.12, 0.3), (0.12, 0.5), (0.12, 0.7)), ()),
+    Page(
+        "/docs/getting-started",
+        5,
+        6,
+        5.0,
+        (*NAV, (0.12, 0.4), (0.85, 0.6), (0.85, 1.4)),
+        (("copy_code", 0.2, {"lang": "sh"}),),
+    ),
+    Page("/docs/api", 4, 3, 6.0, (*NAV, (0.12, 0.4), (0.85, 0.9)), (("copy_code", 0.15, {"lang": "js"}),)),
+    Page("/blog", 4, 4, 3.0, (*NAV, (0.3, 0.4), (0.3, 0.8), (0.3, 1.2)), ()),
+    *(Page(slug, 1, 2, 4.0, (*NAV, (0.5, 2.0), (0.5, 3.5)), (("outbound_click", 0.1, {}),)) for slug in BLOG_SLUGS),
+    Page("/signup", 3, 2, 1.5, ((0.5, 0.3), (0.5, 0.4), (0.5, 0.55)), (("signup_completed", 0.35, {}),)),
+    Page("/login", 2, 3, 1.0, ((0.5, 0.3), (0.5, 0.4), (0.5, 0.5)), ()),
+    Page("/about", 2, 1, 2.0, (*NAV,), ()),
+    Page("/changelog", 2, 1, 5.0, (*NAV,), ()),
+]
+CTA_EVENT = ("cta_click", 0.06, {"position": "header"})
+BOUNCE_SHARE = 0.42
+RETURNING_SHARE = 0.3
+MAX_PAGE_VIEWS = 30
+PILOT_SESSIONS = 5000
+# Aim a little low: a shortfall is topped up, while an overshoot would leave the window's
+# last hours empty.
+PILOT_MARGIN = 1.03
+
+
+@dataclass
+class Chunk:
+    """Rows of a batch of whole sessions; events and samples name their session by index."""
+
+    sessions: list[tuple] = field(default_factory=list)
+    events: list[tuple] = field(default_factory=list)
+    samples: list[tuple] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Totals:
+    sessions: int
+    events: int
+    samples: int
+
+
+class TrafficModel:
+    def __init__(
+        self, *, start: datetime, end: datetime, seed: int | None = None, samples_per_view: float = 4.0
+    ) -> None:
+        self.random = random.Random(seed)
+        self.start, self.end = start, end
+        self.samples_per_view = samples_per_view
+        self.visitors: list[str] = []
+        hours = max(1, int((end - start).total_seconds() // 3600))
+        hour_weights = []
+        for hour in range(hours):
+            moment = start + timedelta(hours=hour)
+            hour_weights.append(HOURLY[moment.hour] * WEEKDAY[moment.weekday()])
+        self.hour_cum_weights = list(itertools.accumulate(hour_weights))
+        self.entry_cum = list(itertools.accumulate(page.entry_weight for page in PAGES))
+        self.next_cum = list(itertools.accumulate(page.weight for page in PAGES))
+        self.referrers, self.referrer_cum = _cumulative(REFERRERS)
+        self.languages, self.language_cum = _cumulative(LANGUAGES)
+        self.screens, self.screen_cum = _cumulative(SCREENS)
+
+    def _pick(self, values: list, cum_weights: list[int]):
+        return self.random.choices(values, cum_weights=cum_weights)[0]
+
+    def _visitor(self) -> str:
+        if self.visitors and self.random.random() < RETURNING_SHARE:
+            return self.random.choice(self.visitors)
+        anon_id = f"v-{uuid.UUID(int=self.random.getrandbits(128)).hex[:20]}"
+        self.visitors.append(anon_id)
+        return anon_id
+
+    def _session_starts(self, count: int) -> list[datetime]:
+        """`count` session start times, in time order as ingest would have written them."""
+        hours = self.random.choices(range(len(self.hour_cum_weights)), cum_weights=self.hour_cum_weights, k=count)
+        offsets = sorted(hour * 3600 + self.random.random() * 3600 for hour in hours)
+        return [self.start + timedelta(seconds=offset) for offset in offsets]
+
+    def _events_per_session(self) -> float:
+        """Measured on a trial run of the same model, to know how many sessions make `events`."""
+        trial = TrafficModel(start=self.start, end=self.end, seed=self.random.random(), samples_per_view=0)
+        chunk = Chunk()
+        starts = trial._session_starts(PILOT_SESSIONS)
+        written = sum(trial._add_session(chunk, start, budget=MAX_PAGE_VIEWS * 10) for start in starts)
+        return max(1.0, written / PILOT_SESSIONS * PILOT_MARGIN)
+
+    def _page_views(self) -> int:
+        if self.random.random() < BOUNCE_SHARE:
+            return 1
+        return min(MAX_PAGE_VIEWS, 2 + int(self.random.expovariate(1 / 2.5)))
+
+    def chunks(self, *, events: int, chunk_events: int = 100_000) -> Iterator[Chunk]:
+        """Whole sessions in time order, in chunks of about chunk_events events, until `events`.
+
+        The session count is estimated up front so the sessions spread over the whole window
+        in order (a table filled by ingest is ordered by time, and the queries' costs depend
+        on it); a shortfall is topped up with a second, smaller spread.
+        """
+        per_session = self._events_per_session()
+        remaining = events
+        chunk = Chunk()
+        while remaining > 0:
+            for start in self._session_starts(max(1, math.ceil(remaining / per_session))):
+                remaining -= self._add_session(chunk, start, budget=remaining)
+                if len(chunk.events) >= chunk_events:
+                    yield _in_time_order(chunk)
+                    chunk = Chunk()
+                if remaining <= 0:
+                    break
+        if chunk.sessions:
+            yield _in_time_order(chunk)
+
+    def _add_session(self, chunk: Chunk, start: datetime, *, budget: int) -> int:
+        rnd = self.random
+        index = len(chunk.sessions)
+        width, height = self._pick(self.screens, self.screen_cum)
+        viewport = (width, max(300, height - rnd.choice((80, 110, 140))))
+        moment = first_seen = start
+        page = self._pick(PAGES, self.entry_cum)
+        added = 0
+        for view in range(self._page_views()):
+            if moment >= self.end or added >= budget:
+                break
+            if view:
+                page = self._pick(PAGES, self.next_cum)
+            added += self._add_page(chunk, index, page, moment, viewport, budget - added)
+            moment += timedelta(seconds=3 + rnd.expovariate(1 / 50))
+        if not added:
+            return 0
+        last_seen = min(moment, self.end)
+        chunk.sessions.append(
+            (
+                # Not from the seed: a second run into the same project must not reuse ids.
+                f"s-{uuid.uuid4().hex}",
+                self._visitor(),
+                first_seen,
+                last_seen,
+                self._pick(self.referrers, self.referrer_cum),
+                self._pick(self.languages, self.language_cum),
+                width,
+                height,
+                rnd.choice(USER_AGENTS),
+            )
+        )
+        return added
+
+    def _add_page(self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple, budget: int) -> int:
+        rnd = self.random
+        chunk.events.append((session, "page_view", page.path, "{}", moment))
+        added = 1
+        for event_type, probability, props in (*page.custom_events, CTA_EVENT):
+            if added < budget and rnd.random() < probability:
+                at = moment + timedelta(seconds=rnd.uniform(2, 40))
+                chunk.events.append((session, event_type, page.path, orjson.dumps(props).decode(), at))
+                added += 1
+        self._add_movement(chunk, session, page, moment, viewport)
+        return added
+
+    def _add_movement(self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple) -> None:
+        rnd = self.random
+        vw, vh = viewport
+        page_px = max(vh, int(page.height * vw))
+        # Most readers leave within the first screens; the deepest scroll is what counts.
+        depth = min(page_px, int(vh + rnd.random() ** 1.8 * (page_px - vh)))
+        samples = max(0, int(rnd.gauss(self.samples_per_view, 1.5)))
+        if samples:
+            chunk.samples.append((session, moment + timedelta(seconds=1), 0, depth - vh, "scroll", page.path, vw, vh))
+        for n in range(1, samples):
+            spot_x, spot_y = rnd.choice(page.hot_spots)
+            at = moment + timedelta(seconds=1 + n * rnd.uniform(0.5, 3))
+            if rnd.random() < 0.3:
+                x = rnd.gauss(spot_x, 0.015) * vw
+                y = rnd.gauss(spot_y, 0.01) * vw
+                kind = "click"
+            else:
+                x = rnd.gauss(spot_x, 0.12) * vw
+                y = min(depth, rnd.gauss(spot_y, 0.25) * vw)
+                kind = "move"
+            x = min(vw - 1, max(0, int(x)))
+            # Reflected at the top edge, so that spots near it do not pile up in the first row.
+            chunk.samples.append((session, at, x, abs(int(y)), kind, page.path, vw, vh))
+
+
+def _in_time_order(chunk: Chunk) -> Chunk:
+    chunk.events.sort(key=lambda event: event[4])
+    chunk.samples.sort(key=lambda sample: sample[1])
+    return chunk
+
+
+def _cumulative(weights: dict) -> tuple[list, list[int]]:
+    return list(weights), list(itertools.accumulate(weights.values()))
+
+
+def _received(moment: datetime) -> datetime:
+    return moment + timedelta(milliseconds=400)
+
+
+def _reserve_session_ids(count: int) -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Session._meta.db_table, count],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _copy_chunk(project_id: uuid.UUID, chunk: Chunk) -> None:
+    """Postgres: COPY, about ten times faster than INSERTs for millions of rows."""
+    session_ids = _reserve_session_ids(len(chunk.sessions))
+    with connection.cursor() as cursor:
+        with cursor.copy(
+            "COPY ingest_session (id, project_id, session_id, anon_id, first_seen_at, last_seen_at,"
+            " referrer, language, screen_width, screen_height, user_agent) FROM STDIN"
+        ) as copy:
+            for pk, row in zip(session_ids, chunk.sessions, strict=True):
+                copy.write_row((pk, project_id, *row))
+        with cursor.copy(
+            "COPY ingest_event (project_id, session_id, type, path, props, occurred_at, received_at) FROM STDIN"
+        ) as copy:
+            for session, event_type, path, props, moment in chunk.events:
+                copy.write_row((project_id, session_ids[session], event_type, path, props, moment, _received(moment)))
+        with cursor.copy(
+            "COPY ingest_movementsample (project_id, session_id, occurred_at, x, y, kind, path,"
+            " viewport_width, viewport_height) FROM STDIN"
+        ) as copy:
+            for session, *sample in chunk.samples:
+                copy.write_row((project_id, session_ids[session], *sample))
+
+
+def _bulk_create_chunk(project_id: uuid.UUID, chunk: Chunk) -> None:
+    field_names = [
+        "session_id",
+        "anon_id",
+        "first_seen_at",
+        "last_seen_at",
+        "referrer",
+        "language",
+        "screen_width",
+        "screen_height",
+        "user_agent",
+    ]
+    sessions = Session.objects.bulk_create(
+        [Session(project_id=project_id, **dict(zip(field_names, row, strict=True))) for row in chunk.sessions],
+        batch_size=1000,
+    )
+    Event.objects.bulk_create(
+        [
+            Event(
+                project_id=project_id,
+                session_id=sessions[session].pk,
+                type=event_type,
+                path=path,
+                props=orjson.loads(props),
+                occurred_at=moment,
+                received_at=_received(moment),
+            )
+            for session, event_type, path, props, moment in chunk.events
+        ],
+        batch_size=2000,
+    )
+    MovementSample.objects.bulk_create(
+        [
+            MovementSample(
+                project_id=project_id,
+                session_id=sessions[session].pk,
+                occurred_at=at,
+                x=x,
+                y=y,
+                kind=kind,
+                path=path,
+                viewport_width=vw,
+                viewport_height=vh,
+            )
+            for session, at, x, y, kind, path, vw, vh in chunk.samples
+        ],
+        batch_size=2000,
+    )
+
+
+def generate_traffic(
+    *,
+    project_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    events: int,
+    seed: int | None = None,
+    samples_per_view: float = 4.0,
+) -> Totals:
+    """Writes about `events` events (exactly, unless the range ends first) with their sessions
+    and movement samples, one transaction per chunk."""
+    # Past days get their own partitions, as live traffic would have had, instead of piling
+    # into the default partition where retention cannot drop them.
+    partitions.ensure_partitions(start=start.date(), days=(end.date() - start.date()).days + 1)
+    model = TrafficModel(start=start, end=end, seed=seed, samples_per_view=samples_per_view)
+    write = _copy_chunk if connection.vendor == "postgresql" else _bulk_create_chunk
+    sessions = written_events = samples = 0
+    for chunk in model.chunks(events=events):
+        with transaction.atomic():
+            write(project_id, chunk)
+        sessions += len(chunk.sessions)
+        written_events += len(chunk.events)
+        samples += len(chunk.samples)
+        logger.info("generate_traffic: %d events, %d sessions written", written_events, sessions)
+    return Totals(sessions=sessions, events=written_events, samples=samples)

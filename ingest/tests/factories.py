@@ -1,0 +1,58 @@
+"""Rows written straight through the ORM, so tests know every number by hand."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+from ingest.models import Event, MovementSample, Session
+from projects.models import Project
+
+_numbers = itertools.count(1)
+
+
+def at(text: str) -> datetime:
+    """'2025-03-10 23:50' as an aware UTC datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def make_session(project: Project, *, anon_id: str = "anon", **fields) -> Session:
+    moment = at("2025-03-01 00:00")
+    values = {"first_seen_at": moment, "last_seen_at": moment, **fields}
+    return Session.objects.create(project=project, session_id=f"s{next(_numbers)}", anon_id=anon_id, **values)
+
+
+def make_event(session: Session, when: str, *, type: str = "page_view", path: str = "/") -> Event:
+    moment = at(when)
+    return Event.objects.create(
+        project_id=session.project_id,
+        session=session,
+        type=type,
+        path=path,
+        occurred_at=moment,
+        received_at=moment,
+    )
+
+
+def make_sample(
+    session: Session,
+    *,
+    x: int,
+    y: int,
+    kind: str = "click",
+    path: str = "/",
+    vw: int | None = 1000,
+    vh: int | None = 800,
+    when: str = "2025-03-10 12:00",
+) -> MovementSample:
+    return MovementSample.objects.create(
+        project_id=session.project_id,
+        session=session,
+        occurred_at=at(when),
+        x=x,
+        y=y,
+        kind=kind,
+        path=path,
+        viewport_width=vw,
+        viewport_height=vh,
+    )
