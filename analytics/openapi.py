@@ -134,7 +134,7 @@ def error_response(status: int) -> dict[str, Any]:
 def admin_operation(
     *,
     operation_id: str,
-    success: dict[int, OpenApiResponse],
+    success: dict[int | tuple[int, str], OpenApiResponse],
     errors: tuple[int, ...] = (),
     request: type | None = None,
     parameters: tuple[OpenApiParameter, ...] = (),
@@ -143,7 +143,7 @@ def admin_operation(
     """`extend_schema` for an admin view: its own answers plus 401 and 503 that every admin
     call can give, and 400 and 413 when it reads a body (`request`, an input serializer)."""
     standard = (400, 401, 413, 503) if request is not None else (401, 503)
-    responses: dict[int, OpenApiResponse] = dict(success)
+    responses: dict[int | tuple[int, str], OpenApiResponse] = dict(success)
     for status in sorted({*standard, *errors}):
         responses[status] = OpenApiResponse(
             ref("Error"), description=ADMIN_401 if status == 401 else ERROR_DESCRIPTIONS[status]

@@ -4,16 +4,33 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from analytics.api import AdminApiView
 from analytics.errors import invalid_field
 from analytics.http import iso, json_response
+from analytics.openapi import NO_NUL, admin_operation, ref
 from ingest import heatmaps, selectors
 from ingest.heatmap_png import render_heatmap_png
 from ingest.time_ranges import Interval, TimeRange, parse_interval, parse_range
 from projects.selectors import get_project
 
 HEATMAP_FORMATS = ("json", "png")
+RANGE_PARAMETERS = (
+    OpenApiParameter("from", str, description="ISO 8601 date or datetime (UTC without offset); default: 7 days ago."),
+    OpenApiParameter("to", str, description="ISO 8601 date (that whole day) or datetime; default: the end of today."),
+)
+
+
+def choice(name: str, values: list[str]) -> OpenApiParameter:
+    """A query parameter of a few values; empty or absent means the first."""
+    return OpenApiParameter(name, str, enum=[*values, ""], description=f"Default (also when empty): {values[0]}.")
+
+
+RANGE_ERRORS = (
+    "400 `invalid_field` (a bad date or choice), `invalid_range` (`from` not before `to`), `range_too_large`."
+)
 
 
 def _range_json(time_range: TimeRange) -> dict:
@@ -75,6 +92,13 @@ def heatmap_json(project_id: str, heatmap: heatmaps.Heatmap, depth: heatmaps.Scr
 
 
 class ProjectStatsView(AdminApiView):
+    @admin_operation(
+        operation_id="projectStats",
+        parameters=(*RANGE_PARAMETERS, choice("interval", ["hour", "day"])),
+        success={200: OpenApiResponse(ref("TrafficStats"), description="Totals, series and top lists.")},
+        errors=(400, 404),
+        description=f"At most 31 days by hour, 366 by day. {RANGE_ERRORS}",
+    )
     def get(self, request, project_id: str):
         project = get_project(project_id=project_id)
         interval = parse_interval(request.GET.get("interval"))
@@ -88,6 +112,26 @@ class ProjectHeatmapView(AdminApiView):
         # `?format=png` is this view's own choice; DRF would read it as a renderer and 404.
         return super().perform_content_negotiation(request, force=True)
 
+    @admin_operation(
+        operation_id="projectHeatmap",
+        parameters=(
+            OpenApiParameter(
+                "path",
+                {"type": "string", "minLength": 1, "maxLength": heatmaps.MAX_PATH_LENGTH, "pattern": NO_NUL},
+                required=True,
+                description="The page path as the SDK sends it.",
+            ),
+            choice("kind", ["click", "move"]),
+            *RANGE_PARAMETERS,
+            choice("format", list(HEATMAP_FORMATS)),
+        ),
+        success={
+            (200, "application/json"): OpenApiResponse(ref("Heatmap"), description="Bins and scroll depth."),
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The heatmap drawn (format=png)."),
+        },
+        errors=(400, 404),
+        description=f"At most 366 days. {RANGE_ERRORS}",
+    )
     def get(self, request, project_id: str):
         project = get_project(project_id=project_id)
         path = heatmaps.parse_path(request.GET.get("path"))

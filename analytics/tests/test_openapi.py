@@ -23,6 +23,8 @@ CONTRACT = {
     ("post", "/v1/experiments/{key}/assign"): {200, 400, 401, 403, 404, 413, 429, 503},
     ("post", "/v1/experiments/{key}/convert"): {200, 400, 401, 403, 404, 413, 429, 503},
     ("get", "/v1/experiments/{key}/results"): {200, 400, 401, 404, 503},
+    ("get", "/v1/projects/{project_id}/stats"): {200, 400, 401, 404, 503},
+    ("get", "/v1/projects/{project_id}/heatmap"): {200, 400, 401, 404, 503},
 }
 PUBLIC = {("post", "/v1/ingest"), ("post", "/v1/experiments/{key}/assign"), ("post", "/v1/experiments/{key}/convert")}
 
