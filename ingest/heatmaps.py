@@ -50,6 +50,9 @@ def parse_path(raw: str | None) -> str:
         raise invalid_field("path", "is required: the page path, e.g. /pricing.")
     if len(raw) > MAX_PATH_LENGTH:
         raise invalid_field("path", f"is longer than {MAX_PATH_LENGTH} characters.")
+    # No stored path holds one (ingest refuses them), and Postgres text cannot.
+    if "\x00" in raw:
+        raise invalid_field("path", "must not contain NUL characters.")
     return raw
 
 
