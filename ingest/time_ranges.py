@@ -26,6 +26,8 @@ class Interval(StrEnum):
 
 DEFAULT_DAYS = 7
 # Bounds the number of buckets a chart or an answer can hold (744 hours, 366 days).
+# The walk over a range's buckets steps past its end by up to a day, which must stay a datetime.
+LATEST_END = datetime(9999, 12, 31, tzinfo=UTC)
 MAX_RANGE = {Interval.HOUR: timedelta(days=31), Interval.DAY: timedelta(days=366)}
 
 
@@ -83,6 +85,8 @@ def parse_range(
     the bucket list bounded.
     """
     end = _parse_moment("to", raw_to, end_of_day=True) if raw_to else today_end(now)
+    if end > LATEST_END:
+        raise invalid_field("to", "is too late; give a date before 9999-12-31.")
     if raw_from:
         start = _parse_moment("from", raw_from, end_of_day=False)
     elif end > datetime.min.replace(tzinfo=UTC) + timedelta(days=DEFAULT_DAYS):

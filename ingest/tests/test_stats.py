@@ -201,6 +201,9 @@ def test_the_default_is_the_last_seven_days_per_day_today_included(tenant, admin
         ("from=2025-01-01&to=2025-03-01&interval=hour", 400, "range_too_large", None),
         ("from=2020-01-01&to=2025-03-01", 400, "range_too_large", None),
         ("to=0001-01-02", 400, "invalid_field", "to"),
+        # The end of time: walking the hours used to step past datetime's last year (a 500).
+        ("from=9999-12-31T00:00&to=9999-12-31T23:59&interval=hour", 400, "invalid_field", "to"),
+        ("from=9999-12-30&to=9999-12-31T23:59:59.999999", 400, "invalid_field", "to"),
     ],
 )
 def test_bad_parameters_are_clear_400s(tenant, admin_api, query, status, code, field):
