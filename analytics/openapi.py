@@ -180,7 +180,9 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
         schema = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
-        return {**schema, "pattern": NO_NUL}
+        # Non-empty: drf-spectacular offers a blank field's "" as a oneOf alternative, which
+        # this pattern must not match too.
+        return {**schema, "pattern": "^[^\\u0000]+$"}
 
 
 PATHS: dict[str, Any] = {
