@@ -8,7 +8,7 @@ from analytics.http import iso, json_response, plain_api_view, read_json_object
 from analytics.openapi import NO_NUL, admin_operation, ref
 from experiments import selectors, services
 from experiments.models import Experiment
-from experiments.openapi import VARIANT
+from experiments.openapi import KEY_PATTERN, VARIANT
 from experiments.selectors import ExperimentResults
 from experiments.services import ConversionOutcome
 from experiments.validation import MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, MAX_VARIANTS, MIN_VARIANTS, clean_identifier
@@ -22,9 +22,14 @@ class VariantsField(serializers.ListField):
     true as weights (a DRF IntegerField would accept them)."""
 
 
+@extend_schema_field({"type": "string", "pattern": KEY_PATTERN})
+class ExperimentKeyField(StrictCharField):
+    """Checked by services.create_experiment (clean_key), whose message names the rule."""
+
+
 class ExperimentInput(serializers.Serializer):
     projectId = StrictCharField(max_length=64)  # the API's JSON names are camelCase
-    key = StrictCharField(max_length=200)
+    key = ExperimentKeyField(max_length=200)
     variants = VariantsField(max_length=100)
     name = StrictCharField(max_length=services.MAX_NAME_LENGTH, allow_blank=True, default="")
     description = StrictCharField(max_length=services.MAX_DESCRIPTION_LENGTH, allow_blank=True, default="")

@@ -37,11 +37,30 @@ def _mostly_real(container: Any, name: str, real: Any, *, valid) -> st.SearchStr
     return st.sampled_from([swapped, swapped, swapped, container])
 
 
+def _weighable(variants: Any) -> bool:
+    return isinstance(variants, list) and all(
+        isinstance(entry, dict) and type(entry.get("weight")) is int and 0 <= entry["weight"] <= 100
+        for entry in variants
+    )
+
+
+def _adding_up(body: dict[str, Any]) -> st.SearchStrategy:
+    """Weights that add up to 100 (all on the control), which random ones almost never do."""
+    variants = body["variants"]
+    weighted = [{**entry, "weight": 100 if index == 0 else 0} for index, entry in enumerate(variants)]
+    return _mostly_real(body, "variants", weighted, valid=_weighable)
+
+
 @schemathesis.hook
 def flatmap_body(ctx: schemathesis.HookContext, body: Any) -> st.SearchStrategy:
     if isinstance(body, dict) and "apiKey" in body:
         return _mostly_real(body, "apiKey", fixtures()["apiKey"], valid=lambda value: isinstance(value, str))
-    return _mostly_real(body, "projectId", fixtures()["projectId"], valid=lambda value: _text(value, max_length=64))
+    real_project = _mostly_real(
+        body, "projectId", fixtures()["projectId"], valid=lambda value: _text(value, max_length=64)
+    )
+    if isinstance(body, dict) and "variants" in body:
+        return real_project.flatmap(_adding_up)
+    return real_project
 
 
 @schemathesis.hook
