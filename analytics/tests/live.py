@@ -328,11 +328,7 @@ class Sent:
 class Batch:
     body: dict
     event_ids: list[str]
-    samples: int
     acknowledged: bool = False
-    # Sends whose outcome the client could not know (cut connection, 503): the batch may
-    # have been stored anyway, so its resend finds its events as duplicates.
-    uncertain: int = 0
 
 
 def new_batch(api_key: str, *, events: int, samples: int) -> Batch:
@@ -346,7 +342,7 @@ def new_batch(api_key: str, *, events: int, samples: int) -> Batch:
         ],
         "movement": [{"x": i, "y": i, "kind": "move", "path": "/"} for i in range(samples)],
     }
-    return Batch(body=body, event_ids=event_ids, samples=samples)
+    return Batch(body=body, event_ids=event_ids)
 
 
 class Traffic:
@@ -392,14 +388,12 @@ class Traffic:
                 answer = call(self.port, "POST", "/v1/ingest", batch.body, timeout=20)
             except (OSError, http.client.HTTPException):
                 self._record(Sent(started, None, time.monotonic() - started))
-                batch.uncertain += 1
                 time.sleep(0.05)
                 continue
             self._record(Sent(started, answer.status, answer.seconds, answer.headers.get("retry-after")))
             if answer.status == 202:
                 batch.acknowledged = True
             else:
-                batch.uncertain += answer.status >= 500
                 time.sleep(0.05)
 
     def _record(self, sent: Sent) -> None:
