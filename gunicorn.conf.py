@@ -11,7 +11,9 @@ bind = f"0.0.0.0:{os.environ.get('PORT', '3002')}"
 # The embedded default keeps its cache (key lookups, rate limits) inside the process, so it
 # runs one process with threads; with Redis the cache is shared and workers can multiply.
 if settings.REDIS_URL:
-    workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+    # Two sync workers a core measured best on 2 cores next to Postgres and Redis (bench/run.py):
+    # more workers only add CPU contention with the database.
+    workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
     threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 else:
     workers = 1
