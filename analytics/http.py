@@ -47,7 +47,8 @@ def plain_api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Cal
 def read_json_object(request: HttpRequest) -> dict[str, Any]:
     """The body as a JSON object, whatever the Content-Type says (sendBeacon sends text/plain).
 
-    orjson refuses NaN, Infinity, integers beyond 64 bits and invalid UTF-8.
+    orjson refuses NaN, Infinity, numbers beyond a double's range and invalid UTF-8 (larger
+    integers become floats, which the field checks then bound).
     """
     try:
         data = orjson.loads(request.body)

@@ -66,6 +66,12 @@ class ProjectAdmin(admin.ModelAdmin):
             .annotate(active_key_count=Count("keys", filter=Q(keys__revoked_at__isnull=True)))
         )
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Events and movement samples point at their project without a database constraint
+        # (they are partitioned and bulk-written), so deleting a project here would orphan
+        # them; revoke its keys instead.
+        return False
+
     @admin.display(description="Origins")
     def origin_list(self, project: Project) -> str:
         return ", ".join(project.origins) or "—"

@@ -75,3 +75,9 @@ def test_the_key_list_filters_revoked_keys(admin_client, tenant, revoked_key):
     assert response.status_code == 200
     assert revoked_key.encode() in response.content
     assert tenant.key.encode() not in response.content
+
+
+def test_projects_cannot_be_deleted_in_the_admin(admin_client, tenant):
+    response = admin_client.post(f"/admin/projects/project/{tenant.project.id}/delete/", {"post": "yes"})
+    assert response.status_code == 403
+    assert Project.objects.filter(pk=tenant.project.pk).exists()
