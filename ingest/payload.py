@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -32,6 +32,8 @@ TS_MAX_MS = 4_102_444_800_000
 # Client times later than this past the server's clock are clamped to the server's clock.
 FUTURE_TOLERANCE_MS = 60_000
 MOVEMENT_KINDS = frozenset({"move", "click", "scroll"})
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
 # A NUL character as orjson writes it; an escaped backslash before "u0000" is plain text.
 ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
@@ -55,24 +57,42 @@ class SessionInput:
     screen_height: int | None
 
 
+def epoch_us(moment: datetime) -> int:
+    return (moment - EPOCH) // MICROSECOND
+
+
+def from_epoch_us(microseconds: int) -> datetime:
+    return EPOCH + timedelta(microseconds=microseconds)
+
+
+# Item times are whole microseconds since the epoch: exact, and cheaper to make and to encode
+# than a datetime per item. `occurred_at` gives the datetime where one is needed.
 @dataclass(slots=True)
 class EventInput:
     client_id: str | None
     type: str
     path: str
     props: dict[str, Any]
-    occurred_at: datetime
+    occurred_us: int
+
+    @property
+    def occurred_at(self) -> datetime:
+        return from_epoch_us(self.occurred_us)
 
 
 @dataclass(slots=True)
 class MovementInput:
-    occurred_at: datetime
+    occurred_us: int
     x: int
     y: int
     kind: str
     path: str
     viewport_width: int | None
     viewport_height: int | None
+
+    @property
+    def occurred_at(self) -> datetime:
+        return from_epoch_us(self.occurred_us)
 
 
 @dataclass(slots=True)
@@ -84,13 +104,15 @@ class Batch:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    # Exact types: what a JSON parser makes, and True/False are not numbers.
+    kind = type(value)
+    return kind is int or (kind is float and math.isfinite(value))
 
 
 def _text(value: Any, name: str, *, max_length: int, required: bool = False) -> str:
     if value is None and not required:
         return ""
-    if not isinstance(value, str) or (required and not value):
+    if type(value) is not str or (required and not value):
         raise ItemError(name, f"must be a {'non-empty ' if required else ''}string")
     if len(value) > max_length:
         raise ItemError(name, f"must be at most {max_length} characters")
@@ -102,6 +124,8 @@ def _text(value: Any, name: str, *, max_length: int, required: bool = False) -> 
 def _size(value: Any, name: str, *, maximum: int) -> int | None:
     if value is None:
         return None
+    if type(value) is int and 0 <= value <= maximum:
+        return value
     if not _is_number(value) or not 0 <= value <= maximum:
         raise ItemError(name, f"must be a number from 0 to {maximum}")
     return round(value)
@@ -111,24 +135,23 @@ class Clock:
     """Turns client timestamps into server time: ts + (receivedAt - sentAt), clamped to now."""
 
     def __init__(self, *, received_at: datetime, sent_at: Any) -> None:
-        self.now_ms = received_at.timestamp() * 1000
-        self.received_at = received_at
+        self.now_us = epoch_us(received_at)
+        self.latest_us = self.now_us + FUTURE_TOLERANCE_MS * 1000
         if sent_at is None:
-            self.skew_ms = 0.0
+            self.skew_us = 0
         elif _is_number(sent_at) and TS_MIN_MS <= sent_at <= TS_MAX_MS:
-            self.skew_ms = self.now_ms - sent_at
+            self.skew_us = self.now_us - round(sent_at * 1000)
         else:
             raise invalid_field("sentAt", "must be epoch milliseconds between 2000 and 2100")
 
-    def moment(self, ts: Any) -> datetime:
+    def moment(self, ts: Any) -> int:
+        """The item's server time in epoch microseconds."""
         if ts is None:
-            return self.received_at
+            return self.now_us
         if not _is_number(ts) or not TS_MIN_MS <= ts <= TS_MAX_MS:
             raise ItemError("ts", "must be epoch milliseconds between 2000 and 2100")
-        corrected = ts + self.skew_ms
-        if corrected > self.now_ms + FUTURE_TOLERANCE_MS:
-            return self.received_at
-        return datetime.fromtimestamp(corrected / 1000, tz=UTC)
+        corrected = round(ts * 1000) + self.skew_us
+        return self.now_us if corrected > self.latest_us else corrected
 
 
 def _session(raw: Any) -> SessionInput:
@@ -166,7 +189,7 @@ def _props(value: Any) -> dict[str, Any]:
 
 
 def _event(raw: Any, clock: Clock) -> EventInput:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise ItemError("event", "must be an object")
     client_id = raw.get("id")
     return EventInput(
@@ -174,24 +197,26 @@ def _event(raw: Any, clock: Clock) -> EventInput:
         type=_text(raw.get("type"), "type", max_length=EVENT_TYPE_MAX, required=True),
         path=_text(raw.get("path"), "path", max_length=PATH_MAX),
         props=_props(raw.get("props")),
-        occurred_at=clock.moment(raw.get("ts")),
+        occurred_us=clock.moment(raw.get("ts")),
     )
 
 
 def _coordinate(value: Any, name: str) -> int:
+    if type(value) is int and 0 <= value <= COORDINATE_MAX:
+        return value
     if not _is_number(value) or not 0 <= value <= COORDINATE_MAX:
         raise ItemError(name, f"must be a number from 0 to {COORDINATE_MAX}")
     return round(value)
 
 
 def _movement(raw: Any, clock: Clock) -> MovementInput:
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise ItemError("sample", "must be an object")
     kind = raw.get("kind")
     if kind not in MOVEMENT_KINDS:
         raise ItemError("kind", "must be one of move, click, scroll")
     return MovementInput(
-        occurred_at=clock.moment(raw.get("ts")),
+        occurred_us=clock.moment(raw.get("ts")),
         x=_coordinate(raw.get("x"), "x"),
         y=_coordinate(raw.get("y"), "y"),
         kind=kind,

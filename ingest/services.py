@@ -168,7 +168,7 @@ WITH session_row AS (
     RETURNING s.id
 ), events AS (
     SELECT * FROM json_to_recordset(%(events)s::json)
-        AS e(client_id text, type text, path text, props jsonb, occurred_at timestamptz)
+        AS e(client_id text, type text, path text, props jsonb, occurred_us bigint)
 ), claimed AS (
     INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
     SELECT %(project)s, client_id, %(received_at)s FROM events WHERE client_id IS NOT NULL
@@ -179,7 +179,7 @@ WITH session_row AS (
         project_id, session_id, client_id, type, path, props, occurred_at, received_at
     )
     SELECT %(project)s, (SELECT id FROM session_row), e.client_id, e.type, e.path,
-           e.props, e.occurred_at, %(received_at)s
+           e.props, 'epoch'::timestamptz + e.occurred_us * interval '1 microsecond', %(received_at)s
     FROM events AS e
     WHERE e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed)
     RETURNING 1
@@ -187,9 +187,11 @@ WITH session_row AS (
     INSERT INTO {MovementSample._meta.db_table} (
         project_id, session_id, occurred_at, x, y, kind, path, viewport_width, viewport_height
     )
-    SELECT %(project)s, (SELECT id FROM session_row), m.*
+    SELECT %(project)s, (SELECT id FROM session_row),
+           'epoch'::timestamptz + m.occurred_us * interval '1 microsecond',
+           m.x, m.y, m.kind, m.path, m.viewport_width, m.viewport_height
     FROM json_to_recordset(%(samples)s::json) AS m(
-        occurred_at timestamptz, x integer, y integer, kind text, path text,
+        occurred_us bigint, x integer, y integer, kind text, path text,
         viewport_width integer, viewport_height integer
     )
 )
@@ -212,7 +214,7 @@ def _store_in_one_statement(
         "screen_width": session.screen_width,
         "screen_height": session.screen_height,
         "user_agent": user_agent[:512],
-        # orjson writes the dataclasses with their field names, the columns' names above.
+        # orjson writes the dataclasses with their field names, the record columns named above.
         "events": orjson.dumps(events).decode(),
         "samples": orjson.dumps(batch.movement).decode(),
     }

@@ -1,5 +1,6 @@
 import json
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -109,6 +110,16 @@ def test_it_corrects_client_clock_skew_from_sent_at(send, tenant):
     assert abs((event.received_at - event.occurred_at).total_seconds() - 5) < 1
     sample = MovementSample.objects.get()
     assert abs((event.received_at - sample.occurred_at).total_seconds() - 2) < 1
+
+
+def test_item_times_keep_their_sub_millisecond_part(send, tenant):
+    batch = make_batch(tenant.key, events=0, movement=0)
+    batch.pop("sentAt", None)
+    batch["events"] = [{"type": "a", "ts": 1_700_000_000_123.456}]
+    batch["movement"] = [{"ts": 1_700_000_000_000.5, "x": 1, "y": 1, "kind": "click"}]
+    assert send(batch).status_code == 202
+    assert Event.objects.get().occurred_at == datetime(2023, 11, 14, 22, 13, 20, 123456, tzinfo=UTC)
+    assert MovementSample.objects.get().occurred_at == datetime(2023, 11, 14, 22, 13, 20, 500, tzinfo=UTC)
 
 
 def test_an_event_without_ts_happened_now(send, tenant):
