@@ -166,6 +166,44 @@ async def drive(port: int, name: str, key: str, seconds: float, clients: int) ->
     return tally
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU a process has used so far (Linux /proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_part(server: subprocess.Popen, database: str) -> dict[str, dict[int, float]]:
+    """CPU used so far by each process of the web server and of Postgres serving `database`."""
+    parts: dict[str, dict[int, float]] = {"web": {}, "postgres": {}}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parent = int(next(line.split()[1] for line in status.splitlines() if line.startswith("PPid:")))
+        if int(entry.name) == server.pid or parent == server.pid:
+            parts["web"][int(entry.name)] = cpu_seconds(int(entry.name))
+        elif command.startswith("postgres: ") and f" {database} " in command:
+            parts["postgres"][int(entry.name)] = cpu_seconds(int(entry.name))
+    return parts
+
+
+def cpu_per_request(before: dict, after: dict, load_cpu: float, requests: int) -> dict[str, float]:
+    """CPU milliseconds a request cost each part: a figure the machine's other load barely moves."""
+    used = {
+        part: sum(seconds - before[part].get(pid, 0.0) for pid, seconds in after[part].items())
+        for part in ("web", "postgres")
+    }
+    used["load generator"] = load_cpu
+    return {part: round(seconds * 1000 / max(requests, 1), 2) for part, seconds in used.items()}
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
@@ -227,7 +265,7 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
     raise SystemExit("the server did not start")
 
 
-def report(name: str, tally: Tally, seconds: float) -> dict:
+def report(name: str, tally: Tally, seconds: float, cpu_ms: dict[str, float]) -> dict:
     done = len(tally.latencies)
     ok = sum(count for status, count in tally.statuses.items() if 200 <= status < 300)
     errors = done - ok + tally.failures
@@ -239,6 +277,7 @@ def report(name: str, tally: Tally, seconds: float) -> dict:
         "p99_ms": round(percentile(tally.latencies, 0.99) * 1000, 1) if done else None,
         "errors": errors,
         "statuses": dict(sorted(tally.statuses.items())),
+        "cpu_ms_per_request": cpu_ms,
     }
     print(orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS).decode(), flush=True)
     return row
@@ -278,8 +317,15 @@ def main() -> None:
     rows = []
     try:
         for name in args.scenarios:
+            cpu_before, load_before = cpu_by_part(server, args.database), time.process_time()
             tally = asyncio.run(drive(args.port, name, key, args.seconds, args.clients))
-            rows.append(report(name, tally, args.seconds))
+            cpu_ms = cpu_per_request(
+                cpu_before,
+                cpu_by_part(server, args.database),
+                time.process_time() - load_before,
+                len(tally.latencies),
+            )
+            rows.append(report(name, tally, args.seconds, cpu_ms))
             if name == "ingest":
                 events, movement = stored_rows(env)
                 lost = (tally.accepted_events - events, tally.accepted_movement - movement)
