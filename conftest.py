@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
-from projects import selectors, services
+from projects import services
 from projects.models import Project
 
 ADMIN_KEY = "test-admin-key-0123456789abcdef"
@@ -23,10 +23,8 @@ class Tenant:
 @pytest.fixture(autouse=True)
 def _empty_cache():
     cache.clear()
-    selectors.clear_local_cache()
     yield
     cache.clear()
-    selectors.clear_local_cache()
 
 
 @pytest.fixture

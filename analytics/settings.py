@@ -25,7 +25,6 @@ PORT = env.int("PORT", default=3002)
 # Service settings, named as in the original service's environment.
 ADMIN_API_KEY = env.str("ADMIN_API_KEY", default="")
 KEY_CACHE_TTL_S = env.int("KEY_CACHE_TTL_S", default=300)
-KEY_CACHE_LOCAL_TTL_S = env.float("KEY_CACHE_LOCAL_TTL_S", default=2.0)
 RATE_LIMIT_PER_MIN = env.int("RATE_LIMIT_PER_MIN", default=600)
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=256 * 1024)
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from dataclasses import dataclass
 
@@ -33,13 +32,6 @@ class KeyedProject:
     origins: frozenset[str]
 
 
-# Lookups this process keeps in front of Redis: a Redis round trip saved on nearly every
-# public request, at the price of other processes seeing a revoked key or a changed origin
-# list up to KEY_CACHE_LOCAL_TTL_S late. Bounded, so guessed keys cannot grow it forever.
-LOCAL_CACHE_MAX = 10_000
-_local_cache: dict[str, tuple[float, KeyedProject | None]] = {}
-
-
 def is_well_formed_key(key: str) -> bool:
     return KEY_FORMAT.match(key) is not None
 
@@ -48,26 +40,11 @@ def key_cache_key(key: str) -> str:
     return f"apikey:{fingerprint(key)}"
 
 
-def clear_local_cache() -> None:
-    _local_cache.clear()
-
-
-def forget_local(cache_keys: list[str]) -> None:
-    """Drop this process's copies of these lookups (the process making a change sees it at once)."""
-    for cache_key in cache_keys:
-        _local_cache.pop(cache_key, None)
-
-
-def _remember_local(cache_key: str, value: KeyedProject | None) -> None:
-    if settings.KEY_CACHE_LOCAL_TTL_S <= 0:
-        return
-    if len(_local_cache) >= LOCAL_CACHE_MAX:
-        _local_cache.clear()
-    _local_cache[cache_key] = (time.monotonic() + settings.KEY_CACHE_LOCAL_TTL_S, value)
-
-
-def _shared_lookup(key: str, cache_key: str) -> KeyedProject | None:
-    """The lookup through Redis (KEY_CACHE_TTL_S), then the database."""
+def project_for_key(*, key: str) -> KeyedProject | None:
+    """The project of an active browser key, through the cache (KEY_CACHE_TTL_S)."""
+    if not is_well_formed_key(key):
+        return None
+    cache_key = key_cache_key(key)
     cached = fail_open("keyCache", CACHE_DOWN, cache.get, cache_key)
     if cached is None or cached is CACHE_DOWN:
         row = (
@@ -83,19 +60,6 @@ def _shared_lookup(key: str, cache_key: str) -> KeyedProject | None:
         return None
     project_id, origins = cached
     return KeyedProject(id=uuid.UUID(project_id), origins=frozenset(origins))
-
-
-def project_for_key(*, key: str) -> KeyedProject | None:
-    """The project of an active browser key, through this process's and Redis's caches."""
-    if not is_well_formed_key(key):
-        return None
-    cache_key = key_cache_key(key)
-    local = _local_cache.get(cache_key)
-    if local is not None and local[0] > time.monotonic():
-        return local[1]
-    found = _shared_lookup(key, cache_key)
-    _remember_local(cache_key, found)
-    return found
 
 
 def list_projects() -> QuerySet[Project]:

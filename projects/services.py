@@ -12,7 +12,7 @@ from analytics.degraded import CACHE_ERRORS
 from analytics.errors import invalid_field, not_found
 from projects.models import ApiKey, Project
 from projects.origins import normalise_origins
-from projects.selectors import KEY_PREFIX, forget_local, is_well_formed_key, key_cache_key
+from projects.selectors import KEY_PREFIX, is_well_formed_key, key_cache_key
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ def _clean_origins(origins: list[str]) -> list[str]:
 
 
 def _drop_cached(cache_keys: list[str]) -> None:
-    forget_local(cache_keys)
     try:
         cache.delete_many(cache_keys)
     except CACHE_ERRORS as exc:

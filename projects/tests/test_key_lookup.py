@@ -1,11 +1,8 @@
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 
-from projects import selectors, services
-from projects.models import ApiKey
+from projects import services
 from projects.selectors import project_for_key
 
 pytestmark = pytest.mark.django_db
@@ -58,52 +55,3 @@ def test_a_key_minted_after_a_failed_guess_works(tenant, monkeypatch):
     monkeypatch.setattr("secrets.token_urlsafe", lambda n: "g" * 32)
     services.mint_key(project=tenant.project)
     assert project_for_key(key=guessed).id == tenant.project.id
-
-
-def _count_redis_reads(monkeypatch) -> list[str]:
-    reads: list[str] = []
-    real_get = cache.get
-    monkeypatch.setattr(cache, "get", lambda key, *args, **kwargs: reads.append(key) or real_get(key, *args, **kwargs))
-    return reads
-
-
-def test_it_keeps_a_lookup_in_process_for_a_short_time(tenant, monkeypatch, settings):
-    settings.KEY_CACHE_LOCAL_TTL_S = 2
-    reads = _count_redis_reads(monkeypatch)
-    clock = [1000.0]
-    monkeypatch.setattr(selectors.time, "monotonic", lambda: clock[0])
-    for _ in range(3):
-        assert project_for_key(key=tenant.key).id == tenant.project.id
-    assert len(reads) == 1
-    clock[0] += 2.5
-    assert project_for_key(key=tenant.key).id == tenant.project.id
-    assert len(reads) == 2
-
-
-def test_another_process_revoking_is_seen_once_the_local_copy_expires(tenant, monkeypatch, settings):
-    settings.KEY_CACHE_LOCAL_TTL_S = 2
-    clock = [1000.0]
-    monkeypatch.setattr(selectors.time, "monotonic", lambda: clock[0])
-    assert project_for_key(key=tenant.key) is not None
-    # What another process's revoke leaves behind: the row revoked, the Redis entry gone.
-    ApiKey.objects.filter(key=tenant.key).update(revoked_at=timezone.now())
-    cache.delete(selectors.key_cache_key(tenant.key))
-    clock[0] += 1
-    assert project_for_key(key=tenant.key) is not None
-    clock[0] += 1.5
-    assert project_for_key(key=tenant.key) is None
-
-
-def test_the_local_copy_can_be_turned_off(tenant, monkeypatch, settings):
-    settings.KEY_CACHE_LOCAL_TTL_S = 0
-    reads = _count_redis_reads(monkeypatch)
-    project_for_key(key=tenant.key)
-    project_for_key(key=tenant.key)
-    assert len(reads) == 2
-
-
-def test_guessed_keys_cannot_grow_the_local_copy_without_bound(db, monkeypatch):
-    monkeypatch.setattr(selectors, "LOCAL_CACHE_MAX", 5)
-    for n in range(12):
-        assert project_for_key(key=f"ak_guess{n}") is None
-        assert len(selectors._local_cache) <= 5
