@@ -23,6 +23,8 @@ T = TypeVar("T")
 LOG_EVERY_S = 10.0
 KINDS = ("rateLimit", "keyCache")
 CACHE_ERRORS = (RedisError, ConnectionInterrupted, OSError)
+# What a read gets when Redis cannot be reached (None is a plain cache miss).
+UNREACHABLE = object()
 
 _lock = threading.Lock()
 _counts = dict.fromkeys(KINDS, 0)

@@ -14,20 +14,34 @@ from analytics import ratelimit
 from analytics.errors import ApiError
 from analytics.http import client_ip
 from projects.origins import normalise_origin
-from projects.selectors import KeyedProject, project_for_key
+from projects.selectors import KeyedProject, is_well_formed_key, key_cache_key, project_for_key
+
+
+def _unknown_key() -> ApiError:
+    return ApiError(401, "invalid_api_key", "apiKey is unknown or revoked.")
 
 
 def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope: str) -> KeyedProject:
     """The project of the body's apiKey, within its origins and the rate limit of `scope`.
 
-    The limit counts requests per apiKey and client address (RATE_LIMIT_PER_MIN).
+    The limit counts requests per apiKey and client address (RATE_LIMIT_PER_MIN), known
+    keys or not; refusals are checked in the order: key, origin, rate.
     """
     api_key = payload.get("apiKey")
     if not isinstance(api_key, str) or not api_key:
         raise ApiError(401, "missing_api_key", "apiKey is required in the body.")
-    project = project_for_key(key=api_key)
+    if not is_well_formed_key(api_key):
+        raise _unknown_key()
+    # One Redis round trip: the request is counted and the key's cached project read together.
+    decision = ratelimit.hit(
+        scope=scope,
+        identity=(api_key, client_ip(request)),
+        limit=settings.RATE_LIMIT_PER_MIN,
+        also_read=key_cache_key(api_key),
+    )
+    project = project_for_key(key=api_key, cached=decision.fetched)
     if project is None:
-        raise ApiError(401, "invalid_api_key", "apiKey is unknown or revoked.")
+        raise _unknown_key()
     origin = request.headers.get("Origin")
     if origin is not None:
         try:
@@ -40,7 +54,6 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
                 "origin_not_allowed",
                 f"Origin {origin[:200]!r} is not one of this project's origins.",
             )
-    decision = ratelimit.hit(scope=scope, identity=(api_key, client_ip(request)), limit=settings.RATE_LIMIT_PER_MIN)
     if not decision.allowed:
         raise ApiError(
             429,

@@ -3,12 +3,13 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from analytics.degraded import fail_open
+from analytics.degraded import UNREACHABLE, fail_open
 from analytics.errors import ApiError, not_found
 from analytics.http import fingerprint
 from projects.models import ApiKey, Project
@@ -20,8 +21,8 @@ MAX_KEY_LENGTH = 64
 KEY_FORMAT = re.compile(rf"{KEY_PREFIX}[A-Za-z0-9_-]{{1,{MAX_KEY_LENGTH - len(KEY_PREFIX)}}}\Z")
 # Cached for unknown and revoked keys, so guessing keys does not reach the database.
 NO_PROJECT = ""
-# What a lookup gets when Redis cannot be reached (None is a cache miss).
-CACHE_DOWN = object()
+# For a caller that has not read the cache entry itself.
+NOT_READ = object()
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,18 @@ def key_cache_key(key: str) -> str:
     return f"apikey:{fingerprint(key)}"
 
 
-def project_for_key(*, key: str) -> KeyedProject | None:
-    """The project of an active browser key, through the cache (KEY_CACHE_TTL_S)."""
+def project_for_key(*, key: str, cached: Any = NOT_READ) -> KeyedProject | None:
+    """The project of an active browser key, through the cache (KEY_CACHE_TTL_S).
+
+    `cached` is the cache entry under `key_cache_key(key)` when the caller has read it
+    already (the public endpoints read it in the rate limit's round trip).
+    """
     if not is_well_formed_key(key):
         return None
     cache_key = key_cache_key(key)
-    cached = fail_open("keyCache", CACHE_DOWN, cache.get, cache_key)
-    if cached is None or cached is CACHE_DOWN:
+    if cached is NOT_READ:
+        cached = fail_open("keyCache", UNREACHABLE, cache.get, cache_key)
+    if cached is None or cached is UNREACHABLE:
         row = (
             ApiKey.objects.filter(key=key, revoked_at__isnull=True)
             .values_list("project_id", "project__origins")

@@ -3,6 +3,8 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 
 from ingest.models import Event, EventKey, MovementSample, Session
 from ingest.tests.conftest import make_batch
@@ -341,11 +343,38 @@ def test_it_fails_open_when_the_rate_limiter_is_down(send, tenant, settings, mon
         raise ConnectionError("redis is gone")
 
     settings.RATE_LIMIT_PER_MIN = 1
-    monkeypatch.setattr("analytics.ratelimit._increment", unreachable)
-    before = degraded.counts()["rateLimit"]
+    monkeypatch.setattr("analytics.ratelimit._count_and_read", unreachable)
+    before = degraded.counts()
+    batch = make_batch(tenant.key)
     for _ in range(3):
-        assert send(make_batch(tenant.key)).status_code == 202
-    assert degraded.counts()["rateLimit"] == before + 3
+        assert send(batch).status_code == 202
+    after = degraded.counts()
+    # The key's cached project is read in the same failed round trip: looked up in the database.
+    assert (after["rateLimit"], after["keyCache"]) == (before["rateLimit"] + 3, before["keyCache"] + 3)
+    assert Event.objects.count() == len(batch["events"])  # the same ids, stored once
+
+
+@pytest.mark.skipif(not hasattr(cache, "client"), reason="counts calls to a real Redis (REDIS_URL)")
+def test_a_batch_costs_one_redis_round_trip(send, tenant, monkeypatch):
+    from redis.client import Pipeline, Redis
+
+    calls = []
+    real_command, real_pipeline = Redis.execute_command, Pipeline.execute
+    monkeypatch.setattr(Redis, "execute_command", lambda *a, **k: calls.append("command") or real_command(*a, **k))
+    monkeypatch.setattr(Pipeline, "execute", lambda *a, **k: calls.append("pipeline") or real_pipeline(*a, **k))
+    send(make_batch(tenant.key))  # the first one caches the key's project
+    calls.clear()
+    assert send(make_batch(tenant.key)).status_code == 202
+    assert calls == ["pipeline"]
+
+
+def test_the_key_cache_is_used_with_the_rate_limit_off(send, tenant, settings, django_assert_num_queries):
+    settings.RATE_LIMIT_PER_MIN = 0
+    assert send(make_batch(tenant.key)).status_code == 202
+    statements_per_batch = 1 if connection.vendor == "postgresql" else None
+    if statements_per_batch:
+        with django_assert_num_queries(statements_per_batch):  # no key lookup in the database
+            assert send(make_batch(tenant.key)).status_code == 202
 
 
 def test_it_answers_503_when_the_database_is_down(send, tenant, monkeypatch):
