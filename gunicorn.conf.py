@@ -1,5 +1,6 @@
 """gunicorn settings; each can be overridden on the command line or by environment."""
 
+import gc
 import multiprocessing
 import os
 
@@ -26,3 +27,14 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"
 # Request lines hold keys (DELETE /v1/projects/:id/keys/:key): they are cut down before writing.
 logger_class = "analytics.logs.GunicornLogger"
+
+
+def post_worker_init(worker) -> None:
+    # What the worker has loaded lives as long as it does. Frozen, it is left out of the
+    # collector's full passes, which otherwise walk about 140,000 objects (a 65 ms pause
+    # every 1,500 or so requests, landing on whichever request is running).
+    from django.urls import resolve
+
+    resolve("/v1/ingest")  # imports the URL configuration and the views now, not on first use
+    gc.collect()
+    gc.freeze()
