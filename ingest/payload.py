@@ -10,7 +10,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -65,23 +65,18 @@ def from_epoch_us(microseconds: int) -> datetime:
     return EPOCH + timedelta(microseconds=microseconds)
 
 
-# Item times are whole microseconds since the epoch: exact, and cheaper to make and to encode
-# than a datetime per item. `occurred_at` gives the datetime where one is needed.
-@dataclass(slots=True)
-class EventInput:
+# Items are plain dicts keyed like the columns they fill: they go to Postgres as JSON, which
+# orjson writes from dicts several times faster than from dataclasses. Times are whole
+# microseconds since the epoch: exact, and cheaper to make and encode than a datetime.
+class EventInput(TypedDict):
     client_id: str | None
     type: str
     path: str
     props: dict[str, Any]
     occurred_us: int
 
-    @property
-    def occurred_at(self) -> datetime:
-        return from_epoch_us(self.occurred_us)
 
-
-@dataclass(slots=True)
-class MovementInput:
+class MovementInput(TypedDict):
     occurred_us: int
     x: int
     y: int
@@ -89,10 +84,6 @@ class MovementInput:
     path: str
     viewport_width: int | None
     viewport_height: int | None
-
-    @property
-    def occurred_at(self) -> datetime:
-        return from_epoch_us(self.occurred_us)
 
 
 @dataclass(slots=True)
@@ -192,13 +183,13 @@ def _event(raw: Any, clock: Clock) -> EventInput:
     if type(raw) is not dict:
         raise ItemError("event", "must be an object")
     client_id = raw.get("id")
-    return EventInput(
-        client_id=None if client_id is None else _text(client_id, "id", max_length=CLIENT_ID_MAX, required=True),
-        type=_text(raw.get("type"), "type", max_length=EVENT_TYPE_MAX, required=True),
-        path=_text(raw.get("path"), "path", max_length=PATH_MAX),
-        props=_props(raw.get("props")),
-        occurred_us=clock.moment(raw.get("ts")),
-    )
+    return {
+        "client_id": None if client_id is None else _text(client_id, "id", max_length=CLIENT_ID_MAX, required=True),
+        "type": _text(raw.get("type"), "type", max_length=EVENT_TYPE_MAX, required=True),
+        "path": _text(raw.get("path"), "path", max_length=PATH_MAX),
+        "props": _props(raw.get("props")),
+        "occurred_us": clock.moment(raw.get("ts")),
+    }
 
 
 def _coordinate(value: Any, name: str) -> int:
@@ -215,15 +206,15 @@ def _movement(raw: Any, clock: Clock) -> MovementInput:
     kind = raw.get("kind")
     if kind not in MOVEMENT_KINDS:
         raise ItemError("kind", "must be one of move, click, scroll")
-    return MovementInput(
-        occurred_us=clock.moment(raw.get("ts")),
-        x=_coordinate(raw.get("x"), "x"),
-        y=_coordinate(raw.get("y"), "y"),
-        kind=kind,
-        path=_text(raw.get("path"), "path", max_length=PATH_MAX),
-        viewport_width=_size(raw.get("vw"), "vw", maximum=SCREEN_MAX),
-        viewport_height=_size(raw.get("vh"), "vh", maximum=SCREEN_MAX),
-    )
+    return {
+        "occurred_us": clock.moment(raw.get("ts")),
+        "x": _coordinate(raw.get("x"), "x"),
+        "y": _coordinate(raw.get("y"), "y"),
+        "kind": kind,
+        "path": _text(raw.get("path"), "path", max_length=PATH_MAX),
+        "viewport_width": _size(raw.get("vw"), "vw", maximum=SCREEN_MAX),
+        "viewport_height": _size(raw.get("vh"), "vh", maximum=SCREEN_MAX),
+    }
 
 
 def _array(payload: dict[str, Any], name: str) -> list[Any]:

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from ingest import partitions
 from ingest.models import Event, EventKey, MovementSample, Session
-from ingest.payload import Batch, EventInput, SessionInput, parse_batch
+from ingest.payload import Batch, EventInput, SessionInput, from_epoch_us, parse_batch
 
 logger = logging.getLogger(__name__)
 
@@ -89,10 +89,11 @@ def _first_of_each_id(events: list[EventInput]) -> list[EventInput]:
     seen: set[str] = set()
     kept = []
     for event in events:
-        if event.client_id is not None:
-            if event.client_id in seen:
+        client_id = event["client_id"]
+        if client_id is not None:
+            if client_id in seen:
                 continue
-            seen.add(event.client_id)
+            seen.add(client_id)
         kept.append(event)
     return kept
 
@@ -107,20 +108,20 @@ def _store_with_orm(
         )
         claimed = _claim_client_ids(
             project_id=project_id,
-            client_ids=[event.client_id for event in events if event.client_id is not None],
+            client_ids=[event["client_id"] for event in events if event["client_id"] is not None],
             received_at=received_at,
         )
-        fresh = [event for event in events if event.client_id is None or event.client_id in claimed]
+        fresh = [event for event in events if event["client_id"] is None or event["client_id"] in claimed]
         Event.objects.bulk_create(
             [
                 Event(
                     project_id=project_id,
                     session_id=session_pk,
-                    client_id=event.client_id,
-                    type=event.type,
-                    path=event.path,
-                    props=event.props,
-                    occurred_at=event.occurred_at,
+                    client_id=event["client_id"],
+                    type=event["type"],
+                    path=event["path"],
+                    props=event["props"],
+                    occurred_at=from_epoch_us(event["occurred_us"]),
                     received_at=received_at,
                 )
                 for event in fresh
@@ -132,13 +133,13 @@ def _store_with_orm(
                 MovementSample(
                     project_id=project_id,
                     session_id=session_pk,
-                    occurred_at=sample.occurred_at,
-                    x=sample.x,
-                    y=sample.y,
-                    kind=sample.kind,
-                    path=sample.path,
-                    viewport_width=sample.viewport_width,
-                    viewport_height=sample.viewport_height,
+                    occurred_at=from_epoch_us(sample["occurred_us"]),
+                    x=sample["x"],
+                    y=sample["y"],
+                    kind=sample["kind"],
+                    path=sample["path"],
+                    viewport_width=sample["viewport_width"],
+                    viewport_height=sample["viewport_height"],
                 )
                 for sample in batch.movement
             ],
@@ -214,7 +215,7 @@ def _store_in_one_statement(
         "screen_width": session.screen_width,
         "screen_height": session.screen_height,
         "user_agent": user_agent[:512],
-        # orjson writes the dataclasses with their field names, the record columns named above.
+        # The items' keys are the record columns named above.
         "events": orjson.dumps(events).decode(),
         "samples": orjson.dumps(batch.movement).decode(),
     }
