@@ -1,7 +1,7 @@
 """Checking an ingest batch: the envelope is all or nothing, items are dropped one by one.
 
 Hand-written rather than a generic serializer because it runs for every item of every
-batch; it only checks types and bounds and builds plain tuples for the bulk insert.
+batch; it only checks types and bounds and builds plain dicts for the bulk insert.
 """
 
 from __future__ import annotations
