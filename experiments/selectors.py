@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef
 
 from analytics.errors import not_found
 from experiments import stats
-from experiments.models import Assignment, Conversion, Experiment
+from experiments.models import Assignment, Conversion, Experiment, Variant
 from experiments.validation import is_valid_key
 
 SRM_THRESHOLD = 0.001
@@ -55,6 +55,22 @@ def get_experiment(*, project_id: uuid.UUID, key: str) -> Experiment:
     if experiment is None:
         raise not_found("experiment_not_found", f"This project has no experiment with key {key[:64]!r}.")
     return experiment
+
+
+def get_experiment_with_variants(*, project_id: uuid.UUID, key: str) -> tuple[Experiment, list[Variant]]:
+    """The experiment and its variants, control first, in one query (for the public calls)."""
+    variants = (
+        list(
+            Variant.objects.filter(experiment__project_id=project_id, experiment__key=key)
+            .select_related("experiment")
+            .order_by("position")
+        )
+        if is_valid_key(key)
+        else []
+    )
+    if not variants:  # an experiment always has variants
+        raise not_found("experiment_not_found", f"This project has no experiment with key {key[:64]!r}.")
+    return variants[0].experiment, variants
 
 
 def _compare(*, conversions: int, exposures: int, control_conversions: int, control_exposures: int) -> Comparison:

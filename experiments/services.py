@@ -7,7 +7,8 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from analytics.errors import ApiError, invalid_field
 from experiments import selectors
@@ -81,8 +82,7 @@ def assign(*, project_id: uuid.UUID, experiment_key: str, anon_id: str) -> str:
     Concurrent first requests insert at most one row (the unique key and ON CONFLICT DO
     NOTHING) and both answer what was stored.
     """
-    experiment = selectors.get_experiment(project_id=project_id, key=experiment_key)
-    variants = list(experiment.variants.all())
+    experiment, variants = selectors.get_experiment_with_variants(project_id=project_id, key=experiment_key)
     if experiment.status == Experiment.Status.STOPPED:
         return variants[0].key
     exposure = Assignment.objects.filter(
@@ -99,6 +99,26 @@ def assign(*, project_id: uuid.UUID, experiment_key: str, anon_id: str) -> str:
     return next(variant.key for variant in variants if variant.id == variant_id)
 
 
+def _record_conversion_if_exposed(*, project_id: uuid.UUID, experiment_id: uuid.UUID, anon_id: str, goal: str) -> bool:
+    """Insert the conversion when the anonId was exposed and it is not stored yet; True if inserted.
+
+    One statement, so the common case (a first conversion) costs no separate exposure check.
+    """
+    field = Conversion._meta.get_field
+    sql = (
+        f"INSERT INTO {Conversion._meta.db_table} (project_id, experiment_id, anon_id, goal, converted_at) "
+        f"SELECT %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM {Assignment._meta.db_table} "
+        "WHERE project_id = %s AND experiment_id = %s AND anon_id = %s) "
+        "ON CONFLICT DO NOTHING RETURNING id"
+    )
+    project = field("project").get_db_prep_value(project_id, connection)
+    experiment = field("experiment").get_db_prep_value(experiment_id, connection)
+    now = field("converted_at").get_db_prep_value(timezone.now(), connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [project, experiment, anon_id, goal, now, project, experiment, anon_id])
+        return cursor.fetchone() is not None
+
+
 def convert(*, project_id: uuid.UUID, experiment_key: str, anon_id: str, goal: str) -> ConversionOutcome:
     """Record that an exposed anonId reached `goal`, once per (experiment, anonId, goal).
 
@@ -106,10 +126,7 @@ def convert(*, project_id: uuid.UUID, experiment_key: str, anon_id: str, goal: s
     experiment ran are still recorded after it is stopped.
     """
     experiment = selectors.get_experiment(project_id=project_id, key=experiment_key)
+    if _record_conversion_if_exposed(project_id=project_id, experiment_id=experiment.id, anon_id=anon_id, goal=goal):
+        return ConversionOutcome.RECORDED
     exposed = Assignment.objects.filter(project_id=project_id, experiment_id=experiment.id, anon_id=anon_id).exists()
-    if not exposed:
-        return ConversionOutcome.NOT_EXPOSED
-    _, created = Conversion.objects.get_or_create(
-        project_id=project_id, experiment=experiment, anon_id=anon_id, goal=goal
-    )
-    return ConversionOutcome.RECORDED if created else ConversionOutcome.DUPLICATE
+    return ConversionOutcome.DUPLICATE if exposed else ConversionOutcome.NOT_EXPOSED

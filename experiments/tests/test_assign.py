@@ -212,3 +212,13 @@ def test_two_first_requests_for_one_anon_id_store_one_exposure_and_agree(tenant,
     assert answers[0] == answers[1]
     stored = Assignment.objects.select_related("variant").get(anon_id="same")
     assert stored.variant.key == answers[0]
+
+
+def test_an_assignment_costs_a_fixed_number_of_queries(browser, tenant, checkout, django_assert_num_queries):
+    assign(browser, tenant, "warm-up")  # caches the key's project
+    # The experiment with its variants, the exposure read, the insert and a second read; a
+    # returning anonId stops after the first read.
+    with django_assert_num_queries(4):
+        assert assign(browser, tenant, "new").status_code == 200
+    with django_assert_num_queries(2):
+        assert assign(browser, tenant, "new").status_code == 200

@@ -105,3 +105,16 @@ def test_it_refuses_a_request_without_a_key(browser, tenant, checkout):
     response = post_text(browser, URL, {"anonId": "a1", "goal": "signup"})
     assert response.status_code == 401
     assert Conversion.objects.count() == 0
+
+
+def test_a_conversion_costs_a_fixed_number_of_queries(browser, tenant, checkout, django_assert_num_queries):
+    expose(tenant)
+    convert(browser, tenant, "warm-up")  # caches the key's project
+    # The experiment, then the insert that checks the exposure itself; only an answer other
+    # than "recorded" asks whether the anonId was exposed.
+    with django_assert_num_queries(2):
+        assert convert(browser, tenant, "a1").json() == {"recorded": True}
+    with django_assert_num_queries(3):
+        assert convert(browser, tenant, "a1").json() == {"recorded": False, "reason": "duplicate"}
+    with django_assert_num_queries(3):
+        assert convert(browser, tenant, "stranger").json() == {"recorded": False, "reason": "not_exposed"}
