@@ -12,7 +12,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from ingest import partitions
-from ingest.models import Event, EventKey, MovementSample, Session
+from ingest.models import Event, EventKey, HourlyCountDelta, MovementSample, Session, SessionHour
 from ingest.payload import Batch, EventInput, SessionInput, parse_batch
 
 logger = logging.getLogger(__name__)
@@ -152,23 +152,35 @@ def _store_with_orm(
 # as typed arrays item by item costs the web worker more CPU than the insert costs Postgres.
 # Data-modifying CTEs all run; `new_events` sees which ids `claimed` could insert, so an id
 # already stored (a retried batch, or the same batch racing on another connection, which
-# waits on the unique index) adds no event.
+# waits on the unique index) adds no event. The events stored also go to the dashboard's
+# rollups in the same statement, so those are never behind or ahead of the raw rows: the
+# session's row for each hour they fall in (only batches of the same session touch it, and
+# they take the session's row lock first), and per-hour counts by type and path, appended
+# rather than updated, because every batch would otherwise wait on the same counter rows.
+# The session row remembers its first events' hour and whether its events span hours; when
+# they start to, the row of that first hour is marked too (SessionHour's invariant). Both are
+# taken from the batch's events before duplicates are dropped, which can only mark a session
+# that does not span hours as one that does: slower to read, never wrong.
 STORE_BATCH_SQL = f"""
-WITH session_row AS (
-    INSERT INTO {Session._meta.db_table} AS s (
-        project_id, session_id, anon_id, first_seen_at, last_seen_at,
-        referrer, language, screen_width, screen_height, user_agent
-    )
-    VALUES (
-        %(project)s, %(session_id)s, %(anon_id)s, %(received_at)s, %(received_at)s,
-        %(referrer)s, %(language)s, %(screen_width)s, %(screen_height)s, %(user_agent)s
-    )
-    ON CONFLICT (project_id, session_id)
-        DO UPDATE SET last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at)
-    RETURNING s.id
-), events AS (
+WITH events AS (
     SELECT * FROM json_to_recordset(%(events)s::json)
         AS e(client_id text, type text, path text, props jsonb, occurred_at timestamptz)
+), session_row AS (
+    INSERT INTO {Session._meta.db_table} AS s (
+        project_id, session_id, anon_id, first_seen_at, last_seen_at,
+        referrer, language, screen_width, screen_height, user_agent, first_event_hour, spans_hours
+    )
+    SELECT %(project)s, %(session_id)s, %(anon_id)s, %(received_at)s, %(received_at)s,
+           %(referrer)s, %(language)s, %(screen_width)s, %(screen_height)s, %(user_agent)s,
+           min(hour), count(DISTINCT hour) > 1
+    FROM (SELECT date_trunc('hour', occurred_at, 'UTC') AS hour FROM events) AS batch
+    ON CONFLICT (project_id, session_id) DO UPDATE SET
+        last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+        first_event_hour = COALESCE(s.first_event_hour, EXCLUDED.first_event_hour),
+        spans_hours = s.spans_hours OR EXCLUDED.spans_hours
+            OR COALESCE(s.first_event_hour <> EXCLUDED.first_event_hour, false)
+    RETURNING s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
+              s.first_event_hour, s.spans_hours
 ), claimed AS (
     INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
     SELECT %(project)s, client_id, %(received_at)s FROM events WHERE client_id IS NOT NULL
@@ -182,7 +194,7 @@ WITH session_row AS (
            e.props, e.occurred_at, %(received_at)s
     FROM events AS e
     WHERE e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed)
-    RETURNING 1
+    RETURNING date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
 ), new_samples AS (
     INSERT INTO {MovementSample._meta.db_table} (
         project_id, session_id, occurred_at, x, y, kind, path, viewport_width, viewport_height
@@ -192,6 +204,32 @@ WITH session_row AS (
         occurred_at timestamptz, x integer, y integer, kind text, path text,
         viewport_width integer, viewport_height integer
     )
+), session_hours AS (
+    INSERT INTO {SessionHour._meta.db_table} AS h (
+        project_id, hour, session_id, events, page_views,
+        anon_id, referrer, language, screen_width, screen_height, spans_hours
+    )
+    SELECT %(project)s, e.hour, s.id, count(*), count(*) FILTER (WHERE e.type = 'page_view'),
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, s.spans_hours IS NOT FALSE
+    FROM new_events AS e CROSS JOIN session_row AS s
+    GROUP BY e.hour, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, s.spans_hours
+    ON CONFLICT (project_id, hour, session_id) DO UPDATE SET
+        events = h.events + EXCLUDED.events,
+        page_views = h.page_views + EXCLUDED.page_views,
+        spans_hours = h.spans_hours OR EXCLUDED.spans_hours
+), first_hour AS (
+    UPDATE {SessionHour._meta.db_table} AS h SET spans_hours = true
+    FROM session_row AS s
+    WHERE s.spans_hours AND h.project_id = %(project)s AND h.hour = s.first_event_hour
+      AND h.session_id = s.id AND NOT h.spans_hours
+      -- Rows of this batch's hours are session_hours' to write: one statement may not
+      -- change a row twice.
+      AND h.hour NOT IN (SELECT hour FROM new_events)
+), hourly_counts AS (
+    INSERT INTO {HourlyCountDelta._meta.db_table} (project_id, hour, dimension, value, count)
+    SELECT %(project)s, hour, 'type', type, count(*) FROM new_events GROUP BY hour, type
+    UNION ALL
+    SELECT %(project)s, hour, 'path', path, count(*) FROM new_events WHERE type = 'page_view' GROUP BY hour, path
 )
 SELECT count(*) FROM new_events
 """
