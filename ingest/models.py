@@ -8,6 +8,8 @@ table leads with the project, the future distribution column of a sharded Postgr
 """
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import MD5
 
 from projects.models import Project
 
@@ -101,7 +103,9 @@ class MovementSample(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["project", "occurred_at"], name="movement_project_time"),
+            # A heatmap reads one page's samples of one kind. The path is hashed because a
+            # long one would not fit in a B-tree entry.
+            models.Index(F("project"), MD5("path"), F("kind"), F("occurred_at"), name="movement_page_kind_time"),
         ]
 
     def __str__(self) -> str:
