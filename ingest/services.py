@@ -12,8 +12,9 @@ from django.db.models import Model
 from django.utils import timezone
 
 from ingest import partitions
-from ingest.models import Event, EventKey, HourlyCountDelta, MovementSample, Session, SessionHour
+from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
 from ingest.payload import Batch, EventInput, SessionInput, parse_batch
+from ingest.time_ranges import ceil_hour, floor_hour
 
 logger = logging.getLogger(__name__)
 
@@ -306,6 +307,127 @@ def _delete_in_batches(model: type[Model], *, dry_run: bool, **older_than: datet
         deleted += matching.filter(pk__in=pks).delete()[0]
 
 
+# The rollups of whole hours recomputed from raw events. The lock waits for ingest statements
+# in flight (each holds ROW EXCLUSIVE on the session-hour table from its start: the table is
+# in every one) and holds new ones back until commit, so the raw rows read are exactly those
+# the rollups should count. One table only: locking a second could deadlock with an ingest
+# statement that took that one first.
+REBUILD_ROLLUPS_SQL = [
+    f"LOCK TABLE {SessionHour._meta.db_table} IN SHARE ROW EXCLUSIVE MODE",
+    f"DELETE FROM {SessionHour._meta.db_table} WHERE hour >= %(start)s AND hour < %(end)s",
+    # The deltas first, as compact_hourly_counts takes them: if it has moved some, this waits
+    # for it, and the next statement sees (and deletes) the counts it folded them into.
+    f"DELETE FROM {HourlyCountDelta._meta.db_table} WHERE hour >= %(start)s AND hour < %(end)s",
+    f"DELETE FROM {HourlyCount._meta.db_table} WHERE hour >= %(start)s AND hour < %(end)s",
+    f"""
+    INSERT INTO {SessionHour._meta.db_table} (
+        project_id, hour, session_id, events, page_views,
+        anon_id, referrer, language, screen_width, screen_height, spans_hours
+    )
+    SELECT e.project_id, date_trunc('hour', e.occurred_at, 'UTC'), e.session_id, count(*),
+           count(*) FILTER (WHERE e.type = 'page_view'),
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
+           count(*) OVER (PARTITION BY e.session_id) > 1
+    FROM {Event._meta.db_table} e JOIN {Session._meta.db_table} s ON s.id = e.session_id
+    WHERE e.occurred_at >= %(start)s AND e.occurred_at < %(end)s
+    GROUP BY 1, 2, 3, s.id
+    """,
+    f"""
+    INSERT INTO {HourlyCount._meta.db_table} (project_id, hour, dimension, value, count)
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC'), 'type', type, count(*)
+    FROM {Event._meta.db_table} WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
+    GROUP BY 1, 2, 4
+    UNION ALL
+    SELECT project_id, date_trunc('hour', occurred_at, 'UTC'), 'path', path, count(*)
+    FROM {Event._meta.db_table}
+    WHERE occurred_at >= %(start)s AND occurred_at < %(end)s AND type = 'page_view'
+    GROUP BY 1, 2, 4
+    """,
+]
+# Rebuilt a day at a time, so that ingest waits at most for one day's aggregation.
+REBUILD_CHUNK = timedelta(days=1)
+# A chunk marks the rows of sessions with more than one hour in it; a session whose other hours
+# lie in another chunk (one that crosses midnight, a late event) is only marked by this last
+# step, which sets every session's marks and first hour from all its rows, under the same lock.
+# Until it has run, such a session counts twice in a range that holds both of its rows.
+SETTLE_SPANS_SQL = [
+    REBUILD_ROLLUPS_SQL[0],
+    f"""
+    WITH spans AS (
+        SELECT session_id, min(hour) AS first_hour, count(*) > 1 AS spans
+        FROM {SessionHour._meta.db_table} GROUP BY session_id
+    ), marked AS (
+        UPDATE {SessionHour._meta.db_table} h SET spans_hours = t.spans
+        FROM spans t WHERE h.session_id = t.session_id AND h.spans_hours <> t.spans
+    )
+    UPDATE {Session._meta.db_table} s SET first_event_hour = t.first_hour, spans_hours = t.spans
+    FROM spans t
+    WHERE s.id = t.session_id
+      AND (s.first_event_hour, s.spans_hours) IS DISTINCT FROM (t.first_hour, t.spans)
+    """,
+]
+
+
+def rebuild_rollups(*, start: datetime, end: datetime) -> int:
+    """Recompute every project's rollups for the UTC hours that [start, end) touches from the
+    raw events (Postgres; elsewhere the dashboard reads raw events and there is nothing to do).
+
+    For data that reached the tables without the ingest statement: rows from before the
+    rollups existed, `generate_traffic`. Safe while ingest runs, which waits for each day's
+    chunk and for the last step, which reads every session-hour row. Returns the hours rebuilt.
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    moment, last = floor_hour(start), ceil_hour(end)
+    hours = 0
+    while moment < last:
+        chunk_end = min(moment + REBUILD_CHUNK, last)
+        with transaction.atomic(), connection.cursor() as cursor:
+            for sql in REBUILD_ROLLUPS_SQL:
+                cursor.execute(sql, {"start": moment, "end": chunk_end})
+        hours += (chunk_end - moment) // timedelta(hours=1)
+        logger.info("rebuilt rollups from %s to %s", moment, chunk_end)
+        moment = chunk_end
+    with transaction.atomic(), connection.cursor() as cursor:
+        for sql in SETTLE_SPANS_SQL:
+            cursor.execute(sql)
+    return hours
+
+
+# Folds every committed delta row into the compacted counts, in one statement: the hours it
+# touches are summed anew from their compacted rows and the deltas. Rows an ingest has not
+# committed yet are not visible to the DELETE and stay for the next run; a concurrent run
+# deletes other rows (or waits and skips them), so every count is in exactly one row.
+COMPACT_HOURLY_COUNTS_SQL = f"""
+WITH moved AS (
+    DELETE FROM {HourlyCountDelta._meta.db_table}
+    RETURNING project_id, hour, dimension, value, count
+), touched AS (
+    SELECT DISTINCT project_id, hour FROM moved
+), folded AS (
+    DELETE FROM {HourlyCount._meta.db_table} c USING touched t
+    WHERE c.project_id = t.project_id AND c.hour = t.hour
+    RETURNING c.project_id, c.hour, c.dimension, c.value, c.count
+)
+INSERT INTO {HourlyCount._meta.db_table} (project_id, hour, dimension, value, count)
+SELECT project_id, hour, dimension, value, sum(count)
+FROM (SELECT * FROM moved UNION ALL SELECT * FROM folded) AS counted
+GROUP BY project_id, hour, dimension, value
+"""
+
+
+def compact_hourly_counts() -> int:
+    """Fold the per-batch count rows into one row per hour and key (Postgres); returns the
+    compacted rows written. The totals do not change, only how many rows hold them."""
+    if connection.vendor != "postgresql":
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(COMPACT_HOURLY_COUNTS_SQL)
+        written = cursor.rowcount
+    logger.info("compacted hourly counts into %d rows", written)
+    return written
+
+
 def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
     """Delete raw data older than `days` (0 keeps everything); returns what went per table.
 
@@ -315,7 +437,8 @@ def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
     """
     if days <= 0:
         return {}
-    cutoff = timezone.now() - timedelta(days=days)
+    # On a whole hour, so that raw events and their hourly rollups go up to the same instant.
+    cutoff = floor_hour(timezone.now() - timedelta(days=days))
     dropped = partitions.drop_partitions_before(cutoff=cutoff, dry_run=dry_run)
     counts = {
         "partitions": sum(len(names) for names in dropped.values()),
@@ -324,6 +447,12 @@ def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
         "eventKeys": _delete_in_batches(EventKey, dry_run=dry_run, received_at__lt=cutoff),
         # Last, so no event or sample is left pointing at a deleted session.
         "sessions": _delete_in_batches(Session, dry_run=dry_run, last_seen_at__lt=cutoff),
+        # The dashboard's rollups of the same hours; they only copy what they need of a session.
+        "sessionHours": _delete_in_batches(SessionHour, dry_run=dry_run, hour__lt=cutoff),
+        "hourlyCounts": (
+            _delete_in_batches(HourlyCount, dry_run=dry_run, hour__lt=cutoff)
+            + _delete_in_batches(HourlyCountDelta, dry_run=dry_run, hour__lt=cutoff)
+        ),
     }
     logger.info("retention sweep (%s days, dry run %s): %s", days, dry_run, counts)
     return counts
