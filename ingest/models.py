@@ -174,4 +174,5 @@ class HourlyCount(HourlyCountBase):
 
 class HourlyCountDelta(HourlyCountBase):
     """What each ingest batch adds, appended and never updated, so concurrent batches never
-    wait on one another's counters. Kept small by frequent compaction, hence no index."""
+    wait on one another's counters. Kept small by frequent compaction, hence no index but
+    the primary key."""
