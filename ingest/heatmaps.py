@@ -13,12 +13,13 @@ edge of the viewport), in the same reference units.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, Q, QuerySet
-from django.db.models.functions import Cast
+from django.db.models.functions import MD5, Cast
 
 from analytics.errors import invalid_field
 from ingest.models import MovementSample
@@ -98,12 +99,15 @@ class ScrollDepth:
 
 
 def _samples(*, project_id: uuid.UUID, path: str, kind: str, time_range: TimeRange) -> QuerySet[MovementSample]:
-    return MovementSample.objects.filter(
+    # The hash of the path is what the (project, md5(path), kind, occurred_at) index holds;
+    # the path itself is compared too, as two paths can share a hash.
+    return MovementSample.objects.alias(path_hash=MD5("path")).filter(
         project_id=project_id,
+        path_hash=hashlib.md5(path.encode()).hexdigest(),
+        kind=kind,
         occurred_at__gte=time_range.start,
         occurred_at__lt=time_range.end,
         path=path,
-        kind=kind,
         viewport_width__gt=0,
         y__gte=0,
     )

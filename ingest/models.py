@@ -8,6 +8,8 @@ table leads with the project, the future distribution column of a sharded Postgr
 """
 
 from django.db import models
+from django.db.models import F
+from django.db.models.functions import MD5
 
 from projects.models import Project
 
@@ -26,6 +28,11 @@ class Session(models.Model):
     screen_width = models.PositiveIntegerField(null=True, blank=True)
     screen_height = models.PositiveIntegerField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
+    # Kept by the ingest statement for the SessionHour rollup: the UTC hour of the session's
+    # first events, and whether its events fall in more than one hour (null: not known, as for
+    # rows written around the ingest statement until `rebuild_rollups` runs).
+    first_event_hour = models.DateTimeField(null=True, blank=True)
+    spans_hours = models.BooleanField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
@@ -96,8 +103,76 @@ class MovementSample(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["project", "occurred_at"], name="movement_project_time"),
+            # A heatmap reads one page's samples of one kind. The path is hashed because a
+            # long one would not fit in a B-tree entry.
+            models.Index(F("project"), MD5("path"), F("kind"), F("occurred_at"), name="movement_page_kind_time"),
         ]
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.x}, {self.y})"
+
+
+class SessionHour(models.Model):
+    """Per session and UTC hour: its events and page views in that hour, next to the
+    session's dimensions (as stored on its first batch), so the dashboard reads neither
+    raw events nor sessions for whole hours. Written by the ingest statement on Postgres.
+
+    Invariant: a session with more than one row has `spans_hours` set on all of them."""
+
+    pk = models.CompositePrimaryKey("project_id", "hour", "session_id")
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    hour = models.DateTimeField()
+    session = models.ForeignKey(Session, **NO_CONSTRAINT)
+    events = models.PositiveIntegerField()
+    page_views = models.PositiveIntegerField()
+    anon_id = models.CharField(max_length=128)
+    referrer = models.CharField(max_length=2048, blank=True, default="")
+    language = models.CharField(max_length=35, blank=True, default="")
+    screen_width = models.PositiveIntegerField(null=True, blank=True)
+    screen_height = models.PositiveIntegerField(null=True, blank=True)
+    # False only when this is the session's one row: then it is the whole session, and readers
+    # need not add up its rows. True when it has others, or may have.
+    spans_hours = models.BooleanField()
+
+    class Meta:
+        indexes = [
+            # The few rows that readers add up per session, found without scanning the rest.
+            models.Index(fields=["project", "hour"], name="sessionhour_spanning", condition=models.Q(spans_hours=True))
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.hour:%Y-%m-%d %H}h"
+
+
+class HourlyCountBase(models.Model):
+    """How many page views a path, or events a type, had in one UTC hour."""
+
+    class Dimension(models.TextChoices):
+        PATH = "path"
+        TYPE = "type"
+
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    hour = models.DateTimeField()
+    dimension = models.CharField(max_length=4, choices=Dimension.choices)
+    value = models.CharField(max_length=2048)
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.dimension} {self.value}: {self.count}"
+
+
+class HourlyCount(HourlyCountBase):
+    """Compacted counts: what `compact_hourly_counts` folded in from HourlyCountDelta. A key
+    can have more than one row (two compactions at once); readers sum them."""
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "hour"], name="hourlycount_project_hour")]
+
+
+class HourlyCountDelta(HourlyCountBase):
+    """What each ingest batch adds, appended and never updated, so concurrent batches never
+    wait on one another's counters. Kept small by frequent compaction, hence no index but
+    the primary key."""

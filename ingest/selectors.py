@@ -1,8 +1,7 @@
-"""Reads over the raw event tables: a project's traffic numbers for a time range.
+"""A project's traffic numbers for a time range.
 
 Every number is computed by the database from the events whose `occurred_at` falls in the
-range [start, end) (UTC), a filter the (project, occurred_at) index serves; Python only
-shapes the aggregated rows. The definitions, which the README repeats:
+range [start, end) (UTC); Python only shapes the aggregated rows. The definitions, which the README repeats:
 
 - page views: events of type `page_view`; events: events of any type;
 - sessions: distinct sessions with at least one event in the range;
@@ -14,20 +13,29 @@ shapes the aggregated rows. The definitions, which the README repeats:
   sessions can add up to more than the total, while bucket page views add up to the total;
 - referrers, languages and screen sizes count sessions (with an event in the range) by the
   value the session started with; paths count page views; event types count events.
+
+On Postgres the whole UTC hours of a range are read from the rollups the ingest statement
+keeps (SessionHour, HourlyCount and HourlyCountDelta), and only the partial hours at the
+range's edges from raw events; both are combined per session before anything is counted, so
+the numbers are those of the raw events. `from_rollups=False` reads only raw events (the
+only way on SQLite, which has no rollups).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 
-from ingest.models import Event, Session
-from ingest.time_ranges import Interval, TimeRange, bucket_starts
+from ingest.models import Event, HourlyCount, HourlyCountDelta, Session, SessionHour
+from ingest.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
 
 PAGE_VIEW = "page_view"
 TOP_N = 10
@@ -101,38 +109,40 @@ def events_in_range(*, project_id: uuid.UUID, time_range: TimeRange) -> QuerySet
 
 
 # Totals and the per-session breakdowns come from one statement: the range's events are
-# grouped per session once (the inner query, compiled by the ORM), joined to their sessions,
-# and every number is read off that set. Separate queries would scan the range five times.
+# grouped per session once (`visits`), and every number is read off that set. Separate
+# queries would scan the range five times. Sessions are counted per combination of referrer,
+# language and screen in one pass, and each breakdown sums those few combinations.
 # Visitors are counted over a GROUP BY, which hashes, rather than COUNT(DISTINCT), which
 # sorts every anonId and took twice as long on 1.5 million sessions.
 SESSION_ROLLUP_SQL = """
-WITH active AS ({active}),
-visits AS (
-    SELECT active.event_count, active.view_count, sessions.anon_id, sessions.referrer,
-           sessions.language, sessions.screen_width, sessions.screen_height
-    FROM active JOIN {session_table} sessions ON sessions.id = active.session_id
+WITH visits AS {inline} ({visits}),
+combinations AS (
+    SELECT referrer, language, screen_width, screen_height, COUNT(*) AS sessions,
+           SUM(event_count) AS events, SUM(view_count) AS views,
+           SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END) AS viewed,
+           SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END) AS bounced
+    FROM visits GROUP BY referrer, language, screen_width, screen_height
 )
-SELECT 'totals', {no_text}, {no_int}, {no_int}, COUNT(*), SUM(event_count), SUM(view_count),
-       SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END),
-       SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END)
-FROM visits
+SELECT 'totals', {no_text}, {no_int}, {no_int}, COALESCE(SUM(sessions), 0), SUM(events), SUM(views),
+       SUM(viewed), SUM(bounced)
+FROM combinations
 UNION ALL
 SELECT 'visitors', {no_text}, {no_int}, {no_int}, COUNT(*), {no_counts}
 FROM (SELECT anon_id FROM visits GROUP BY anon_id) visitors
 UNION ALL
 SELECT * FROM (
-    SELECT 'referrer', referrer, {no_int}, {no_int}, COUNT(*), {no_counts}
-    FROM visits GROUP BY referrer ORDER BY 5 DESC, 2 LIMIT %s
+    SELECT 'referrer', referrer, {no_int}, {no_int}, SUM(sessions), {no_counts}
+    FROM combinations GROUP BY referrer ORDER BY 5 DESC, 2 LIMIT %s
 ) referrers
 UNION ALL
 SELECT * FROM (
-    SELECT 'language', language, {no_int}, {no_int}, COUNT(*), {no_counts}
-    FROM visits GROUP BY language ORDER BY 5 DESC, 2 LIMIT %s
+    SELECT 'language', language, {no_int}, {no_int}, SUM(sessions), {no_counts}
+    FROM combinations GROUP BY language ORDER BY 5 DESC, 2 LIMIT %s
 ) languages
 UNION ALL
 SELECT * FROM (
-    SELECT 'screen', {no_text}, screen_width, screen_height, COUNT(*), {no_counts}
-    FROM visits GROUP BY screen_width, screen_height
+    SELECT 'screen', {no_text}, screen_width, screen_height, SUM(sessions), {no_counts}
+    FROM combinations GROUP BY screen_width, screen_height
     ORDER BY 5 DESC, screen_width IS NULL, screen_width, screen_height IS NULL, screen_height
     LIMIT %s
 ) screens
@@ -141,6 +151,81 @@ SELECT * FROM (
 # then refuses to match it with the numbers of the totals row.
 NO_INT = "CAST(NULL AS BIGINT)"
 NO_TEXT = "CAST(NULL AS VARCHAR(1))"
+# Per session with an event in the range: its events, page views and dimensions.
+RAW_VISITS_SQL = """
+SELECT active.event_count, active.view_count, sessions.anon_id, sessions.referrer,
+       sessions.language, sessions.screen_width, sessions.screen_height
+FROM ({active}) active JOIN {session_table} sessions ON sessions.id = active.session_id
+"""
+SESSION = Session._meta.db_table
+EVENT = Event._meta.db_table
+SESSION_HOUR = SessionHour._meta.db_table
+# The same from the rollups for whole hours and from raw events for the edges. A session whose
+# only row is in the range is complete as it is; the rows of sessions that span hours are added
+# up per session with their raw events at the edges (a session's dimensions are the same in
+# every row of it). Grouping only those keeps the hash table small.
+ROLLUP_VISITS_SQL = f"""
+SELECT events AS event_count, page_views AS view_count,
+       anon_id, referrer, language, screen_width, screen_height
+FROM {SESSION_HOUR}
+WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours
+UNION ALL
+SELECT SUM(events), SUM(page_views), anon_id, referrer, language, screen_width, screen_height
+FROM (
+    SELECT session_id, events, page_views, anon_id, referrer, language, screen_width, screen_height
+    FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours
+    UNION ALL
+    SELECT e.session_id, 1, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END,
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height
+    FROM {EVENT} e JOIN {SESSION} s ON s.id = e.session_id
+    WHERE e.project_id = %s AND ({{edges}})
+) parts
+GROUP BY session_id, anon_id, referrer, language, screen_width, screen_height
+"""
+
+
+# Postgres inlines `visits` into its two readers rather than writing a month of sessions to
+# a temporary store first: each reader then scans what it needs, estimated from the tables'
+# statistics (older SQLite does not know the hint, and has no rollups to read anyway).
+INLINE_ON_POSTGRES = "NOT MATERIALIZED"
+# Room to hash a month of sessions (or visitors) in memory instead of spilling them to disk,
+# which took twice as long; grouping by hashing, as the planner cannot tell how few
+# combinations of referrer, language and screen there are and would sort 1.5 million sessions
+# to group them (2 s instead of 0.2); no JIT compilation, which costs tens of milliseconds on
+# every call (the statement is planned anew each time) and saves none.
+AGGREGATE_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL enable_sort = off", "SET LOCAL jit = off")
+
+
+@contextmanager
+def _aggregate_cursor() -> Iterator[CursorWrapper]:
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for setting in AGGREGATE_SETTINGS:
+                cursor.execute(setting)
+        yield cursor
+
+
+def rollups_available() -> bool:
+    """Whether this database has the rollups: the ingest statement that keeps them is Postgres's."""
+    return connection.vendor == "postgresql"
+
+
+def _use_rollups(from_rollups: bool | None) -> bool:
+    if from_rollups and not rollups_available():
+        raise ValueError("only Postgres keeps rollups")
+    return rollups_available() if from_rollups is None else from_rollups
+
+
+def _split(project_id: uuid.UUID, time_range: TimeRange, *, column: str = "occurred_at") -> tuple[list, str, list]:
+    """Parameters (project, first and end hour) of the rollup part of the range, and the
+    condition on raw events (with its parameters) that covers the rest."""
+    hours = whole_hours(time_range)
+    # An empty hour range when the range holds no whole hour: then the edges are all of it.
+    first, end = (hours.start, hours.end) if hours else (time_range.start, time_range.start)
+    edges = outside_whole_hours(time_range)
+    condition = " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(edges)) or "FALSE"
+    edge_params = [moment for edge in edges for moment in (edge.start, edge.end)]
+    return [project_id, first, end], condition, [project_id, *edge_params]
 
 
 @dataclass(frozen=True)
@@ -151,24 +236,32 @@ class SessionRollup:
     screen_sizes: list[ScreenSize]
 
 
-def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> SessionRollup:
+def session_rollup(
+    *, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N, from_rollups: bool | None = None
+) -> SessionRollup:
     """Totals, and sessions per referrer, language and screen size, for the range."""
-    active = (
-        events_in_range(project_id=project_id, time_range=time_range)
-        .values("session_id")
-        .annotate(event_count=Count("pk"), view_count=Count("pk", filter=Q(type=PAGE_VIEW)))
-        .order_by()
-    )
-    active_sql, active_params = active.query.sql_with_params()
+    if _use_rollups(from_rollups):
+        hour_params, edges, edge_params = _split(project_id, time_range, column="e.occurred_at")
+        visits = ROLLUP_VISITS_SQL.format(edges=edges)
+        visits_params = [*hour_params, *hour_params, *edge_params]
+    else:
+        active = (
+            events_in_range(project_id=project_id, time_range=time_range)
+            .values("session_id")
+            .annotate(event_count=Count("pk"), view_count=Count("pk", filter=Q(type=PAGE_VIEW)))
+            .order_by()
+        )
+        active_sql, visits_params = active.query.sql_with_params()
+        visits = RAW_VISITS_SQL.format(active=active_sql, session_table=connection.ops.quote_name(SESSION))
     sql = SESSION_ROLLUP_SQL.format(
-        active=active_sql,
-        session_table=connection.ops.quote_name(Session._meta.db_table),
+        inline=INLINE_ON_POSTGRES if connection.vendor == "postgresql" else "",
+        visits=visits,
         no_int=NO_INT,
         no_text=NO_TEXT,
         no_counts=", ".join([NO_INT] * 4),
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*active_params, limit, limit, limit])
+    with _aggregate_cursor() as cursor:
+        cursor.execute(sql, [*visits_params, limit, limit, limit])
         rows = cursor.fetchall()
     by_dimension: dict[str, list[tuple]] = {}
     for dimension, *values in rows:
@@ -178,15 +271,15 @@ def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int =
     totals = Totals(
         page_views=int(views or 0),
         events=int(events or 0),
-        sessions=sessions,
-        visitors=visitors_row[3],
+        sessions=int(sessions),
+        visitors=int(visitors_row[3]),
         sessions_with_page_view=int(viewed or 0),
         bounced_sessions=int(bounced or 0),
     )
     # UNION ALL does not promise to keep each branch's order, so the few rows are re-sorted.
     ranked = {
         dimension: sorted(
-            (RankedValue(value=label, count=count) for label, _w, _h, count, *_rest in found),
+            (RankedValue(value=label, count=int(count)) for label, _w, _h, count, *_rest in found),
             key=lambda row: (-row.count, row.value),
         )
         for dimension, found in by_dimension.items()
@@ -194,7 +287,7 @@ def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int =
     }
     screen_sizes = sorted(
         (
-            ScreenSize(width=width, height=height, sessions=count)
+            ScreenSize(width=width, height=height, sessions=int(count))
             for _label, width, height, count, *_rest in by_dimension.get("screen", [])
         ),
         key=lambda row: (
@@ -213,9 +306,43 @@ def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int =
     )
 
 
-def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: Interval) -> list[Bucket]:
-    """Page views and active sessions per UTC hour or day; empty buckets are included."""
-    rows = (
+# Sessions per bucket: a session's only row counts once in its bucket (rows are counted per
+# hour first, so that the time zone arithmetic of date_trunc runs once per hour rather than
+# once per row); the rows of sessions that span hours and the raw events at the edges are
+# first reduced to (bucket, session) pairs.
+ROLLUP_SERIES_SQL = f"""
+SELECT date_trunc(%s, moment, 'UTC') AS bucket, SUM(page_views), SUM(sessions)
+FROM (
+    SELECT hour AS moment, SUM(page_views) AS page_views, COUNT(*) AS sessions
+    FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours
+    GROUP BY hour
+    UNION ALL
+    SELECT bucket, SUM(page_views), 1
+    FROM (
+        SELECT date_trunc(%s, hour, 'UTC') AS bucket, session_id, page_views
+        FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours
+        UNION ALL
+        SELECT date_trunc(%s, occurred_at, 'UTC'), session_id, CASE WHEN type = '{PAGE_VIEW}' THEN 1 ELSE 0 END
+        FROM {EVENT} WHERE project_id = %s AND ({{edges}})
+    ) parts
+    GROUP BY bucket, session_id
+) counted
+GROUP BY 1
+"""
+
+
+def _series_rows(*, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, from_rollups: bool | None):
+    if _use_rollups(from_rollups):
+        hour_params, edges, edge_params = _split(project_id, time_range)
+        with _aggregate_cursor() as cursor:
+            unit = str(interval)
+            params = [unit, *hour_params, unit, *hour_params, unit, *edge_params]
+            cursor.execute(ROLLUP_SERIES_SQL.format(edges=edges), params)
+            return [
+                {"bucket": bucket, "page_views": int(views), "sessions": int(n)}
+                for bucket, views, n in cursor.fetchall()
+            ]
+    return (
         events_in_range(project_id=project_id, time_range=time_range)
         .annotate(bucket=Trunc("occurred_at", str(interval), tzinfo=UTC))
         .values("bucket")
@@ -225,6 +352,13 @@ def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: In
         )
         .order_by()
     )
+
+
+def traffic_series(
+    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, from_rollups: bool | None = None
+) -> list[Bucket]:
+    """Page views and active sessions per UTC hour or day; empty buckets are included."""
+    rows = _series_rows(project_id=project_id, time_range=time_range, interval=interval, from_rollups=from_rollups)
     found = {row["bucket"]: row for row in rows}
     return [
         Bucket(
@@ -236,25 +370,66 @@ def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: In
     ]
 
 
-def _top(rows: QuerySet, field: str, *, limit: int) -> list[RankedValue]:
+# Compacted and not yet compacted hourly counts for whole hours, raw events for the edges.
+ROLLUP_TOP_SQL = f"""
+SELECT value, SUM(count) AS n
+FROM (
+    SELECT value, count FROM {HourlyCount._meta.db_table}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s
+    UNION ALL
+    SELECT value, count FROM {HourlyCountDelta._meta.db_table}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s
+    UNION ALL
+    SELECT {{field}}, 1 FROM {EVENT} WHERE project_id = %s AND ({{edges}}) {{only_page_views}}
+) counted
+GROUP BY value
+ORDER BY n DESC, value
+LIMIT %s
+"""
+
+
+def _top(
+    *, project_id: uuid.UUID, time_range: TimeRange, field: str, limit: int, from_rollups: bool | None
+) -> list[RankedValue]:
+    """Page views per path or events per type, the `limit` most frequent."""
+    page_views_only = field == HourlyCount.Dimension.PATH
+    if _use_rollups(from_rollups):
+        hour_params, edges, edge_params = _split(project_id, time_range)
+        sql = ROLLUP_TOP_SQL.format(
+            field=field, edges=edges, only_page_views=f"AND type = '{PAGE_VIEW}'" if page_views_only else ""
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*hour_params, field, *hour_params, field, *edge_params, limit])
+            return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]
+    rows = events_in_range(project_id=project_id, time_range=time_range)
+    if page_views_only:
+        rows = rows.filter(type=PAGE_VIEW)
     ranked = rows.values(field).annotate(n=Count("pk")).order_by("-n", field)[:limit]
     return [RankedValue(value=row[field], count=row["n"]) for row in ranked]
 
 
-def top_paths(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
-    views = events_in_range(project_id=project_id, time_range=time_range).filter(type=PAGE_VIEW)
-    return _top(views, "path", limit=limit)
+def top_paths(
+    *, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N, from_rollups: bool | None = None
+) -> list[RankedValue]:
+    return _top(project_id=project_id, time_range=time_range, field="path", limit=limit, from_rollups=from_rollups)
 
 
-def top_event_types(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
-    return _top(events_in_range(project_id=project_id, time_range=time_range), "type", limit=limit)
+def top_event_types(
+    *, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N, from_rollups: bool | None = None
+) -> list[RankedValue]:
+    return _top(project_id=project_id, time_range=time_range, field="type", limit=limit, from_rollups=from_rollups)
 
 
 def traffic_stats(
-    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
+    *,
+    project_id: uuid.UUID,
+    time_range: TimeRange,
+    interval: Interval,
+    limit: int = TOP_N,
+    from_rollups: bool | None = None,
 ) -> TrafficStats:
     """Everything the dashboard and GET /v1/projects/<id>/stats show, for one range."""
-    scope = {"project_id": project_id, "time_range": time_range}
+    scope = {"project_id": project_id, "time_range": time_range, "from_rollups": from_rollups}
     sessions = session_rollup(**scope, limit=limit)
     return TrafficStats(
         time_range=time_range,

@@ -12,3 +12,8 @@ def sweep_retention() -> dict[str, int]:
 @shared_task
 def maintain_partitions() -> list[str]:
     return services.maintain_partitions()
+
+
+@shared_task
+def compact_hourly_counts() -> int:
+    return services.compact_hourly_counts()

@@ -112,6 +112,31 @@ def parse_range(
     return TimeRange(start=start, end=end)
 
 
+def floor_hour(moment: datetime) -> datetime:
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def ceil_hour(moment: datetime) -> datetime:
+    floor = floor_hour(moment)
+    return floor if floor == moment else floor + timedelta(hours=1)
+
+
+def whole_hours(time_range: TimeRange) -> TimeRange | None:
+    """The whole UTC hours inside the range, if there is one."""
+    first, last = ceil_hour(time_range.start), floor_hour(time_range.end)
+    return TimeRange(start=first, end=last) if first < last else None
+
+
+def outside_whole_hours(time_range: TimeRange) -> list[TimeRange]:
+    """The parts of the range that whole_hours leaves out: up to two partial hours at its
+    edges, or the whole range when it holds no whole hour."""
+    hours = whole_hours(time_range)
+    if hours is None:
+        return [time_range]
+    edges = [TimeRange(start=time_range.start, end=hours.start), TimeRange(start=hours.end, end=time_range.end)]
+    return [edge for edge in edges if edge.start < edge.end]
+
+
 def bucket_starts(time_range: TimeRange, interval: Interval) -> list[datetime]:
     """The start of every hour or day (UTC) that the range touches, in order."""
     if interval is Interval.HOUR:

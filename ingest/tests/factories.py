@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from ingest import services
 from ingest.models import Event, MovementSample, Session
 from projects.models import Project
 
@@ -24,7 +25,7 @@ def make_session(project: Project, *, anon_id: str = "anon", **fields) -> Sessio
 
 def make_event(session: Session, when: str, *, type: str = "page_view", path: str = "/") -> Event:
     moment = at(when)
-    return Event.objects.create(
+    event = Event.objects.create(
         project_id=session.project_id,
         session=session,
         type=type,
@@ -32,6 +33,9 @@ def make_event(session: Session, when: str, *, type: str = "page_view", path: st
         occurred_at=moment,
         received_at=moment,
     )
+    # As the ingest statement would have (a no-op where there are no rollups).
+    services.rebuild_rollups(start=moment, end=moment + timedelta(microseconds=1))
+    return event
 
 
 def make_sample(

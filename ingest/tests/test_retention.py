@@ -5,8 +5,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from ingest import services, tasks
-from ingest.models import Event, EventKey, MovementSample, Session
+from ingest import selectors, services, tasks
+from ingest.models import Event, EventKey, MovementSample, Session, SessionHour
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +34,7 @@ def seed(project, *, age_days: int, count: int, name: str) -> Session:
         MovementSample(project=project, session=session, occurred_at=moment, x=i, y=i, kind="move")
         for i in range(count)
     )
+    services.rebuild_rollups(start=moment, end=moment + timedelta(microseconds=1))
     return session
 
 
@@ -42,7 +43,19 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
     recent = seed(tenant.project, age_days=10, count=3, name="recent")
     seed(other_tenant.project, age_days=95, count=2, name="other-old")
     counts = services.sweep_retention(days=90)
-    assert counts == {"partitions": 0, "events": 9, "movement": 9, "eventKeys": 9, "sessions": 2}
+    # Per old session its hour, and that hour's count of page views and of path "".
+    rollups = {"sessionHours": 2, "hourlyCounts": 4} if selectors.rollups_available() else {}
+    assert counts == {
+        "partitions": 0,
+        "events": 9,
+        "movement": 9,
+        "eventKeys": 9,
+        "sessions": 2,
+        "sessionHours": 0,
+        "hourlyCounts": 0,
+        **rollups,
+    }
+    assert SessionHour.objects.count() == (1 if rollups else 0)
     assert list(Session.objects.all()) == [recent]
     assert Event.objects.count() == MovementSample.objects.count() == EventKey.objects.count() == 3
     assert set(Event.objects.values_list("session_id", flat=True)) == {recent.pk}

@@ -171,6 +171,26 @@ def open_page(browser, site, live_server, shop) -> Iterator[Callable[..., Page]]
     yield open_page
     for context in contexts:
         context.close()
+    _wait_for_the_last_beacons()
+
+
+def _wait_for_the_last_beacons(*, quiet: float = 0.3, timeout: float = 5.0) -> None:
+    """Closing a page sends its last batch as a beacon. On Postgres, the flush of the test
+    database after the test (TRUNCATE of every table) can deadlock with that batch's ingest
+    statement, so the flush waits until no other connection has run a statement for a while."""
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + timeout
+    quiet_since = time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state = 'active'"
+            )
+            if cursor.fetchone()[0]:
+                quiet_since = time.monotonic()
+        time.sleep(0.05)
 
 
 def wait_for(page: Page, check: Callable[[], Any], *, timeout: float = 15.0, what: str = "") -> Any:

@@ -260,3 +260,16 @@ def test_a_date_in_to_includes_that_whole_day_and_naive_times_are_utc():
     assert parse_range(None, "2025-03-10T08:00", now=now).start == at("2025-03-03 08:00")
     with pytest.raises(ApiError):
         parse_range("2025-03-10", "2025-03-09", now=now)
+
+
+def test_the_default_source_gives_the_numbers_of_the_raw_events(traffic):
+    # Rollups on Postgres, raw events elsewhere; both must agree with the raw computation.
+    scope = {
+        "project_id": traffic.project.id,
+        "time_range": TimeRange(start=at("2025-03-10 10:30"), end=at("2025-03-11 00:11")),
+        "interval": Interval.HOUR,
+    }
+    assert selectors.traffic_stats(**scope) == selectors.traffic_stats(**scope, from_rollups=False)
+    if not selectors.rollups_available():
+        with pytest.raises(ValueError):
+            selectors.traffic_stats(**scope, from_rollups=True)

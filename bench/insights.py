@@ -1,0 +1,84 @@
+"""Time the dashboard's queries on the configured database (README: Insights, how fast).
+
+    DATABASE_URL=postgres://... .venv/bin/python bench/insights.py PROJECT [--runs 5]
+
+Runs every selector the dashboard and GET /stats call, plus the click heatmap and scroll
+depth of the home page, for today, the last 7 and the last 30 days and the 7 days up to now; prints one line per
+query and range with the median, fastest and slowest of the warm runs (one cold run first).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics.settings")
+
+import django
+
+django.setup()
+
+from ingest import heatmaps, selectors  # noqa: E402
+from ingest.time_ranges import Interval, TimeRange, today_end  # noqa: E402
+from projects.selectors import get_project_by_id_or_name  # noqa: E402
+
+
+def _timed(call, runs: int) -> list[float]:
+    call()
+    spent = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        spent.append(time.perf_counter() - started)
+    return spent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("project")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--path", default="/")
+    args = parser.parse_args()
+    project_id = get_project_by_id_or_name(ref=args.project).id
+    now = datetime.now(UTC)
+    end = today_end(now)
+    # Whole days as the dashboard asks for them, and a range that ends now, whose partial
+    # first and last hours are read from raw events.
+    ranges = {
+        "today": (end - timedelta(days=1), end),
+        "7 days": (end - timedelta(days=7), end),
+        "30 days": (end - timedelta(days=30), end),
+        "7 days to now": (now - timedelta(days=7), now),
+    }
+    for label, (start, stop) in ranges.items():
+        scope = {"project_id": project_id, "time_range": TimeRange(start=start, end=stop)}
+        interval = Interval.HOUR if stop - start <= timedelta(days=1) else Interval.DAY
+        queries = {
+            "traffic_stats (all)": partial(selectors.traffic_stats, **scope, interval=interval),
+            "session_rollup": partial(selectors.session_rollup, **scope),
+            "traffic_series": partial(selectors.traffic_series, **scope, interval=interval),
+            "top_paths": partial(selectors.top_paths, **scope),
+            "top_event_types": partial(selectors.top_event_types, **scope),
+            "click heatmap": partial(
+                heatmaps.movement_heatmap, **scope, path=args.path, kind=heatmaps.HeatmapKind.CLICK
+            ),
+            "scroll depth": partial(heatmaps.scroll_depth, **scope, path=args.path),
+        }
+        for name, call in queries.items():
+            spent = _timed(call, args.runs)
+            print(
+                f"{label:14} {name:22} median {statistics.median(spent):6.3f} s  "
+                f"range {min(spent):6.3f}..{max(spent):6.3f} s  ({args.runs} warm runs)",
+                flush=True,
+            )
+
+
+if __name__ == "__main__":
+    main()
