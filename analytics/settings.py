@@ -88,6 +88,12 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # A bounded connect timeout: a dead database answers 503 fast instead of hanging workers.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+        # Prepared on first use, per connection. Only the ingest statement's server-binding
+        # cursor can prepare (Django's cursors bind client-side), and planning that statement
+        # costs Postgres more than running it. Off behind a pooler in transaction mode that
+        # cannot keep prepared statements (PgBouncer before 1.21).
+        if env.bool("DB_PREPARED_STATEMENTS", default=True):
+            DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 0)
 else:
     DATABASES = {
         "default": {

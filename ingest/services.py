@@ -266,8 +266,9 @@ def _store_in_one_statement(
 
 
 def _server_binding_cursor():
-    """A cursor that sends parameters apart from the SQL, so psycopg prepares the statement
-    once per connection instead of Postgres parsing a fresh literal-filled text each time."""
+    """A cursor that sends parameters apart from the SQL, so that psycopg can prepare the
+    statement once per connection (DB_PREPARED_STATEMENTS) instead of Postgres parsing and
+    planning it for every batch."""
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     connection.ensure_connection()

@@ -29,6 +29,17 @@ def test_a_batch_of_any_size_is_one_statement_on_postgres(tenant, events, moveme
     assert Event.objects.count() == events
 
 
+@on_postgres
+def test_the_statement_is_prepared_once_per_connection(tenant):
+    for _ in range(3):
+        queries_for(tenant, events=2, movement=3)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%INSERT INTO ingest_eventkey%"]
+        )
+        assert cursor.fetchone()[0] == 1
+
+
 @on_sqlite
 @pytest.mark.parametrize(("events", "movement"), [(1, 1), (20, 50)])
 def test_a_typical_batch_is_six_queries_on_sqlite(tenant, events, movement):
