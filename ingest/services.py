@@ -224,10 +224,13 @@ WITH events AS (
         page_views = h.page_views + EXCLUDED.page_views,
         spans_hours = h.spans_hours OR EXCLUDED.spans_hours
 ), first_hour AS (
+    -- Scalar subqueries, so the row is found by its primary key: as a join, the planner
+    -- scanned every row of the project.
     UPDATE {SessionHour._meta.db_table} AS h SET spans_hours = true
-    FROM session_row AS s
-    WHERE s.spans_hours AND h.project_id = %(project)s AND h.hour = s.first_event_hour
-      AND h.session_id = s.id AND NOT h.spans_hours
+    WHERE h.project_id = %(project)s
+      AND h.hour = (SELECT first_event_hour FROM session_row WHERE spans_hours)
+      AND h.session_id = (SELECT id FROM session_row)
+      AND NOT h.spans_hours
       -- Rows of this batch's hours are session_hours' to write: one statement may not
       -- change a row twice.
       AND h.hour NOT IN (SELECT hour FROM new_events)

@@ -196,3 +196,36 @@ def test_the_rollups_give_the_numbers_of_the_raw_events(tenant, other_tenant):
                     **{**scope, "limit": 3}, from_rollups=False
                 )
         services.compact_hourly_counts()
+
+
+def test_a_batch_reads_a_handful_of_rollup_rows_however_many_the_project_has(tenant):
+    project = tenant.project
+    ingest(project, "old", [("page_view", "/", "2025-03-01 09:00")])
+    [old] = SessionHour.objects.filter(project=project)
+    SessionHour.objects.bulk_create(
+        SessionHour(
+            project=project,
+            hour=old.hour - timedelta(hours=n),
+            session_id=old.session_id,
+            events=1,
+            page_views=1,
+            anon_id="a",
+            spans_hours=False,
+        )
+        for n in range(1, 2001)
+    )
+
+    def rollup_rows_read() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables "
+                "WHERE relname = %s",
+                [SessionHour._meta.db_table],
+            )
+            return cursor.fetchone()[0]
+
+    before = rollup_rows_read()
+    # A session whose events start to span hours: its first hour's row is updated too.
+    ingest(project, "s1", [("page_view", "/", "2025-03-10 10:30")])
+    ingest(project, "s1", [("page_view", "/", "2025-03-10 11:30")])
+    assert rollup_rows_read() - before <= 10
