@@ -112,6 +112,12 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "apiKey": {"type": "string", "description": "The public browser key, ak_..."},
             "sentAt": {**TIMESTAMP_MS, "description": "When the client sent the batch: corrects its clock skew."},
+            "batchId": {
+                **_text(payload.ID_MAX, required=True),
+                "type": ["string", "null"],
+                "description": "The client's id for this batch, the same on every retry: a batch already "
+                "stored under it stores nothing again (its events count as duplicates).",
+            },
             "session": {
                 "type": "object",
                 "required": ["sessionId", "anonId"],

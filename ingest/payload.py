@@ -89,6 +89,8 @@ class MovementInput(TypedDict):
 @dataclass(slots=True)
 class Batch:
     session: SessionInput
+    # The client's id for this batch, the same on every retry of it (optional).
+    batch_id: str | None = None
     events: list[EventInput] = field(default_factory=list)
     movement: list[MovementInput] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
@@ -226,13 +228,22 @@ def _array(payload: dict[str, Any], name: str) -> list[Any]:
     return value
 
 
+def _batch_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return _text(value, "batchId", max_length=ID_MAX, required=True)
+    except ItemError as exc:
+        raise invalid_field("batchId", exc.problem) from None
+
+
 def parse_batch(payload: dict[str, Any], *, received_at: datetime) -> Batch:
     """The batch's session and good items; an envelope error raises ApiError (400)."""
     session = _session(payload.get("session"))
     raw_events = _array(payload, "events")
     raw_movement = _array(payload, "movement")
     clock = Clock(received_at=received_at, sent_at=payload.get("sentAt"))
-    batch = Batch(session=session)
+    batch = Batch(session=session, batch_id=_batch_id(payload.get("batchId")))
     for index, raw in enumerate(raw_events):
         try:
             batch.events.append(_event(raw, clock))

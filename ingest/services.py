@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
 
+from analytics.http import fingerprint
 from ingest import partitions
 from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
 from ingest.payload import Batch, EventInput, SessionInput, from_epoch_us, parse_batch
@@ -21,6 +22,14 @@ logger = logging.getLogger(__name__)
 # Rows per INSERT statement: well under SQLite's limit on bound parameters.
 INSERT_CHUNK = 1000
 RETENTION_BATCH = 5000
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What one batch added: a retry of a batch already stored adds nothing."""
+
+    events: int
+    movement: int
 
 
 @dataclass
@@ -86,6 +95,13 @@ def _claim_client_ids(*, project_id: uuid.UUID, client_ids: list[str], received_
     return claimed
 
 
+def _batch_key(batch: Batch) -> str | None:
+    """What a batch with a batchId claims among the stored ids, so that a retry of it stores
+    nothing again: not its samples, nor its events without an id. A digest, so that any
+    batchId fits the column and cannot pass for an event id."""
+    return None if batch.batch_id is None else "batch:" + fingerprint(batch.batch_id)
+
+
 def _first_of_each_id(events: list[EventInput]) -> list[EventInput]:
     seen: set[str] = set()
     kept = []
@@ -101,12 +117,17 @@ def _first_of_each_id(events: list[EventInput]) -> list[EventInput]:
 
 def _store_with_orm(
     *, project_id: uuid.UUID, batch: Batch, events: list[EventInput], received_at: datetime, user_agent: str
-) -> int:
-    """The portable path (SQLite): a few statements in one transaction; returns events stored."""
+) -> Stored:
+    """The portable path (SQLite): a few statements in one transaction."""
+    batch_key = _batch_key(batch)
     with transaction.atomic():
         session_pk = _upsert_session(
             project_id=project_id, session=batch.session, received_at=received_at, user_agent=user_agent
         )
+        if batch_key is not None and not _claim_client_ids(
+            project_id=project_id, client_ids=[batch_key], received_at=received_at
+        ):
+            return Stored(events=0, movement=0)  # a retry of a batch already stored
         claimed = _claim_client_ids(
             project_id=project_id,
             client_ids=[event["client_id"] for event in events if event["client_id"] is not None],
@@ -146,7 +167,7 @@ def _store_with_orm(
             ],
             batch_size=INSERT_CHUNK,
         )
-    return len(fresh)
+    return Stored(events=len(fresh), movement=len(batch.movement))
 
 
 # The whole batch in one Postgres statement: one round trip, atomic without BEGIN/COMMIT.
@@ -154,7 +175,8 @@ def _store_with_orm(
 # as typed arrays item by item costs the web worker more CPU than the insert costs Postgres.
 # Data-modifying CTEs all run; `new_events` sees which ids `claimed` could insert, so an id
 # already stored (a retried batch, or the same batch racing on another connection, which
-# waits on the unique index) adds no event. The events stored also go to the dashboard's
+# waits on the unique index) adds no event; a batch whose batchId is already claimed (a retry)
+# adds nothing at all. The events stored also go to the dashboard's
 # rollups in the same statement, so those are never behind or ahead of the raw rows: the
 # session's row for each hour they fall in (only batches of the same session touch it, and
 # they take the session's row lock first), and per-hour counts by type and path, appended
@@ -185,6 +207,11 @@ WITH events AS (
             OR COALESCE(s.first_event_hour <> EXCLUDED.first_event_hour, false)
     RETURNING s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
               s.first_event_hour, s.spans_hours
+), batch_claimed AS (
+    INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
+    SELECT %(project)s, %(batch_key)s::text, %(received_at)s WHERE %(batch_key)s::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING client_id
 ), claimed AS (
     INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
     SELECT %(project)s, client_id, %(received_at)s FROM events WHERE client_id IS NOT NULL
@@ -197,7 +224,8 @@ WITH events AS (
     SELECT %(project)s, (SELECT id FROM session_row), e.client_id, e.type, e.path,
            e.props, e.occurred_at, %(received_at)s
     FROM events AS e
-    WHERE e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed)
+    WHERE (e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed))
+      AND (%(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed))
     RETURNING date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
 ), new_samples AS (
     INSERT INTO {MovementSample._meta.db_table} (
@@ -210,6 +238,7 @@ WITH events AS (
         occurred_us bigint, x integer, y integer, kind text, path text,
         viewport_width integer, viewport_height integer
     )
+    WHERE %(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed)
 ), session_hours AS (
     INSERT INTO {SessionHour._meta.db_table} AS h (
         project_id, hour, session_id, events, page_views,
@@ -240,14 +269,14 @@ WITH events AS (
     UNION ALL
     SELECT %(project)s, hour, 'path', path, count(*) FROM new_events WHERE type = 'page_view' GROUP BY hour, path
 )
-SELECT count(*) FROM new_events
+SELECT (SELECT count(*) FROM new_events), %(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed)
 """
 
 
 def _store_in_one_statement(
     *, project_id: uuid.UUID, batch: Batch, events: list[EventInput], received_at: datetime, user_agent: str
-) -> int:
-    """The Postgres path: the batch's items as JSON in one statement; returns events stored."""
+) -> Stored:
+    """The Postgres path: the batch's items as JSON in one statement."""
     session = batch.session
     params = {
         "project": project_id,
@@ -259,13 +288,15 @@ def _store_in_one_statement(
         "screen_width": session.screen_width,
         "screen_height": session.screen_height,
         "user_agent": user_agent[:512],
+        "batch_key": _batch_key(batch),
         # The items' keys are the record columns named above.
         "events": orjson.dumps(events).decode(),
         "samples": orjson.dumps(batch.movement).decode(),
     }
     with _server_binding_cursor() as cursor:
         cursor.execute(STORE_BATCH_SQL, params)
-        return cursor.fetchone()[0]
+        events_stored, batch_is_new = cursor.fetchone()
+    return Stored(events=events_stored, movement=len(batch.movement) if batch_is_new else 0)
 
 
 def _server_binding_cursor():
@@ -279,12 +310,10 @@ def _server_binding_cursor():
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
-def _store(*, project_id: uuid.UUID, batch: Batch, received_at: datetime, user_agent: str) -> tuple[int, int]:
-    """Write the batch; returns (events stored, events that were duplicates)."""
+def _store(*, project_id: uuid.UUID, batch: Batch, received_at: datetime, user_agent: str) -> Stored:
     events = _first_of_each_id(batch.events)
     store = _store_in_one_statement if connection.vendor == "postgresql" else _store_with_orm
-    stored = store(project_id=project_id, batch=batch, events=events, received_at=received_at, user_agent=user_agent)
-    return stored, len(batch.events) - stored
+    return store(project_id=project_id, batch=batch, events=events, received_at=received_at, user_agent=user_agent)
 
 
 def ingest_batch(
@@ -295,8 +324,13 @@ def ingest_batch(
     Raises ApiError (400) for a bad envelope, in which case nothing is stored.
     """
     batch = parse_batch(payload, received_at=received_at)
-    stored, duplicates = _store(project_id=project_id, batch=batch, received_at=received_at, user_agent=user_agent)
-    return IngestResult(events=stored, movement=len(batch.movement), duplicates=duplicates, rejected=batch.rejected)
+    stored = _store(project_id=project_id, batch=batch, received_at=received_at, user_agent=user_agent)
+    return IngestResult(
+        events=stored.events,
+        movement=stored.movement,
+        duplicates=len(batch.events) - stored.events,
+        rejected=batch.rejected,
+    )
 
 
 def _delete_in_batches(model: type[Model], *, dry_run: bool, **older_than: datetime) -> int:

@@ -335,6 +335,7 @@ def new_batch(api_key: str, *, events: int, samples: int) -> Batch:
     event_ids = [str(uuid.uuid4()) for _ in range(events)]
     body = {
         "apiKey": api_key,
+        "batchId": str(uuid.uuid4()),
         "session": {"sessionId": f"s-{uuid.uuid4().hex[:12]}", "anonId": f"a-{uuid.uuid4().hex[:12]}"},
         "events": [
             {"id": event_id, "type": "page_view", "path": "/", "props": {"n": i}}

@@ -169,7 +169,7 @@
         screen: { w: screen.width, h: screen.height },
       },
     };
-    const base = byteLength(JSON.stringify(head)) + 40; // brackets, sentAt's digits
+    const base = byteLength(JSON.stringify(head)) + 100; // brackets, sentAt's digits, batchId
     const batches = [];
     let batch = null;
     let used = 0;
@@ -179,7 +179,8 @@
         if (base + size > cfg.maxBatchBytes) warn("item over maxBatchBytes dropped");
         else {
           if (!batch || used + size > cfg.maxBatchBytes) {
-            batches.push((batch = { ...head, ...empty() }));
+            // The same batchId on every retry: the service stores a batch once, samples included.
+            batches.push((batch = { ...head, batchId: uuid(), ...empty() }));
             used = base;
           }
           batch[kind].push(item);

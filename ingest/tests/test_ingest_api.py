@@ -433,3 +433,35 @@ def test_refusals_are_readable_by_the_page_so_the_sdk_does_not_retry_them(send, 
     assert too_large.status_code == 413
     assert too_large["Access-Control-Allow-Origin"] == tenant.origin
     assert stored() == (0, 0, 0)
+
+
+def test_a_retried_batch_with_a_batch_id_is_stored_once(send, tenant):
+    batch = make_batch(tenant.key, events=2, movement=3)
+    batch["batchId"] = "b-1"
+    batch["sentAt"] = 1_700_000_000_000
+    batch["events"].append({"type": "no_id", "path": "/"})
+    first = send(batch)
+    assert first.json()["accepted"] == {"events": 3, "movement": 3}
+    batch["sentAt"] = 1_700_000_005_000  # a retry carries a fresh sentAt
+    again = send(batch)
+    assert again.status_code == 202
+    assert again.json()["accepted"] == {"events": 0, "movement": 0}  # stored by the first sending
+    assert again.json()["duplicates"] == 3
+    assert stored() == (1, 3, 3)
+
+
+def test_batches_with_other_ids_or_none_are_all_stored(send, tenant, other_tenant):
+    movement_only = make_batch(tenant.key, events=0, movement=2)
+    for batch_id in ("b-1", "b-2", None):
+        send({**movement_only, "batchId": batch_id})
+    send({**make_batch(other_tenant.key, events=0, movement=2), "batchId": "b-1"})  # ids are per project
+    assert MovementSample.objects.filter(project=tenant.project).count() == 6
+    assert MovementSample.objects.filter(project=other_tenant.project).count() == 2
+
+
+@pytest.mark.parametrize("batch_id", ["", 7, "x" * 129, "a\x00b"])
+def test_a_bad_batch_id_refuses_the_envelope(send, tenant, batch_id):
+    response = send({**make_batch(tenant.key), "batchId": batch_id})
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["field"] == "batchId"
+    assert stored() == (0, 0, 0)

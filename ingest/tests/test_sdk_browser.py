@@ -403,6 +403,7 @@ def test_it_retries_a_batch_the_service_failed_with_503_and_stores_it_once(open_
     wait_for(page, lambda: events(shop, "after"))
     with_purchase = [item for item in sent if purchase.client_id in item["body"]]
     assert [item["status"] for item in with_purchase] == [503, 202]  # once failed, once acknowledged
+    assert len({json.loads(item["body"])["batchId"] for item in with_purchase}) == 1  # the same batch
     assert len(events(shop, "purchase")) == 1
 
 
