@@ -4,10 +4,10 @@
 
 Scenarios: `noop` (the stack's ceiling: a POST that parses a 6 KB JSON body through the
 same middleware and server settings), `ingest` (batches of 20 events + 50 movement samples,
-a new session and a batchId per batch, an allowed Origin, as the browser SDK sends them), `experiments` (assign then convert). The load
-is closed-loop: each client waits for an answer before sending again, so p99 is the latency
-seen under that concurrency. After `ingest` the rows in the database are compared with what
-was acknowledged.
+a new session and a batchId per batch, an allowed Origin, as the browser SDK sends them),
+`experiments` (assign then convert). The load is closed-loop: each client waits for an
+answer before sending again, so p99 is the latency seen under that concurrency. After
+`ingest` the rows in the database are compared with what was acknowledged.
 """
 
 from __future__ import annotations
