@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef
 
-from analytics.errors import not_found
+from analytics.errors import ApiError, not_found
 from experiments import stats
 from experiments.models import Assignment, Conversion, Experiment, Variant
 from experiments.validation import is_valid_key
@@ -48,12 +48,16 @@ class ExperimentResults:
         return self.srm_p_value is not None and self.srm_p_value < SRM_THRESHOLD
 
 
+def _no_such_experiment(key: str) -> ApiError:
+    return not_found("experiment_not_found", f"This project has no experiment with key {key[:64]!r}.")
+
+
 def get_experiment(*, project_id: uuid.UUID, key: str) -> Experiment:
     """The project's experiment with this key; 404 experiment_not_found otherwise."""
     # A key that cannot exist is answered without a query (it may hold NUL, which Postgres refuses).
     experiment = Experiment.objects.filter(project_id=project_id, key=key).first() if is_valid_key(key) else None
     if experiment is None:
-        raise not_found("experiment_not_found", f"This project has no experiment with key {key[:64]!r}.")
+        raise _no_such_experiment(key)
     return experiment
 
 
@@ -69,7 +73,7 @@ def get_experiment_with_variants(*, project_id: uuid.UUID, key: str) -> tuple[Ex
         else []
     )
     if not variants:  # an experiment always has variants
-        raise not_found("experiment_not_found", f"This project has no experiment with key {key[:64]!r}.")
+        raise _no_such_experiment(key)
     return variants[0].experiment, variants
 
 

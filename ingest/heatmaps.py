@@ -103,7 +103,7 @@ def _samples(*, project_id: uuid.UUID, path: str, kind: str, time_range: TimeRan
     # the path itself is compared too, as two paths can share a hash.
     return MovementSample.objects.alias(path_hash=MD5("path")).filter(
         project_id=project_id,
-        path_hash=hashlib.md5(path.encode()).hexdigest(),
+        path_hash=hashlib.md5(path.encode(), usedforsecurity=False).hexdigest(),
         kind=kind,
         occurred_at__gte=time_range.start,
         occurred_at__lt=time_range.end,
