@@ -29,7 +29,7 @@ demo:
 	@echo "Demo page: http://$(HOST):$(DEMO_PORT)/demo.html  (the service must be running: make run)"
 	$(PYTHON) -m http.server $(DEMO_PORT) --bind $(HOST) --directory ingest/sdk
 
-## The whole suite; set DATABASE_URL / REDIS_URL to run it on Postgres and Redis.
+## The whole suite, on the embedded Postgres and a private redis-server unless DATABASE_URL / REDIS_URL are set.
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
@@ -49,7 +49,7 @@ superuser: migrate
 	$(BIN)/python manage.py createsuperuser
 
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3
+	rm -rf $(VENV) staticfiles
 
 ## Load benchmark on Postgres + Redis (see bench/run.py); prints JSON lines.
 bench: $(VENV)/.installed

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -56,16 +55,3 @@ def revoked_key(tenant) -> str:
     api_key = services.mint_key(project=tenant.project, label="old")
     services.revoke_key(api_key=api_key)
     return api_key.key
-
-
-@pytest.fixture(scope="session")
-def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory) -> None:
-    """On SQLite, the test database is a file rather than memory.
-
-    An in-memory database is a single connection, which the live server's request threads would
-    share with the test thread: concurrent requests then trip over each other's transactions.
-    With a file, every thread has its own connection, as in production.
-    """
-    database = settings.DATABASES["default"]
-    if database["ENGINE"] == "django.db.backends.sqlite3":
-        database.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")

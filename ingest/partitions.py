@@ -1,4 +1,4 @@
-"""Daily range partitions of the event and movement tables (Postgres only).
+"""Daily range partitions of the event and movement tables.
 
 Each table is partitioned by `occurred_at` into one partition per UTC day, named
 `<table>_pYYYYMMDD`, plus a default partition that takes any row no day partition covers,
@@ -24,10 +24,6 @@ DAYS_AHEAD = 7
 DAY_SUFFIX = re.compile(r"_p(\d{8})$")
 # How far back a table being partitioned gets day partitions for the data it already has.
 BACKFILL_DAYS_MAX = 400
-
-
-def is_supported(connection: BaseDatabaseWrapper = default_connection) -> bool:
-    return connection.vendor == "postgresql"
 
 
 def partition_name(table: str, day: date) -> str:
@@ -79,8 +75,6 @@ def ensure_partitions(
     connection: BaseDatabaseWrapper = default_connection,
 ) -> list[str]:
     """Create the missing day partitions from `start` for `days` days; returns their names."""
-    if not is_supported(connection):
-        return []
     created = []
     for table in tables:
         existing = day_partitions(table, connection)
@@ -101,8 +95,6 @@ def drop_partitions_before(
 ) -> dict[str, list[str]]:
     """Drop the day partitions that end at or before `cutoff`: milliseconds per day of data,
     where deleting the same rows would take minutes and leave the table bloated."""
-    if not is_supported(connection):
-        return {}
     dropped: dict[str, list[str]] = {}
     for table in PARTITIONED_TABLES:
         expired = [

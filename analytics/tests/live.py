@@ -223,7 +223,8 @@ class TcpProxy:
     - restore(): connections go through again.
     """
 
-    def __init__(self, upstream: tuple[str, int]) -> None:
+    def __init__(self, upstream: tuple[str, int] | str) -> None:
+        """`upstream` is (host, port), or the path of a Unix socket (the embedded Postgres)."""
         self.upstream = upstream
         self.port = free_port()
         self.mode = "open"
@@ -248,7 +249,7 @@ class TcpProxy:
                     self._held.add(client)
                     continue
             try:
-                server = socket.create_connection(self.upstream, timeout=5)
+                server = self._connect_upstream()
             except OSError:
                 client.close()
                 continue
@@ -259,6 +260,18 @@ class TcpProxy:
             remaining = [2]
             for source, target in ((client, server), (server, client)):
                 threading.Thread(target=self._pump, args=(source, target, remaining), daemon=True).start()
+
+    def _connect_upstream(self) -> socket.socket:
+        if isinstance(self.upstream, tuple):
+            return socket.create_connection(self.upstream, timeout=5)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.settimeout(5)
+        try:
+            server.connect(self.upstream)
+        except OSError:
+            server.close()
+            raise
+        return server
 
     def _pump(self, source: socket.socket, target: socket.socket, remaining: list[int]) -> None:
         try:

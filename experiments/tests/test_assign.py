@@ -170,10 +170,6 @@ def test_it_rate_limits_per_key_and_address(browser, tenant, checkout, settings)
     assert [assign(browser, tenant).status_code for _ in range(3)] == [200, 200, 429]
 
 
-@pytest.mark.skipif(
-    connection.vendor != "postgresql",
-    reason="needs concurrent writers on Postgres (SQLite serialises them); runs with DATABASE_URL set",
-)
 @pytest.mark.django_db(transaction=True)
 def test_two_first_requests_for_one_anon_id_store_one_exposure_and_agree(tenant, monkeypatch):
     services.create_experiment(project=tenant.project, key="race", variants=[("control", 50), ("b", 50)])

@@ -4,8 +4,6 @@ from ingest.partitions import PARTITIONED_TABLES, partition_table
 
 
 def partition_tables(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for table in PARTITIONED_TABLES:
         partition_table(table, connection=schema_editor.connection)
 

@@ -9,9 +9,6 @@ from ingest.tests.conftest import make_batch
 
 pytestmark = pytest.mark.django_db
 
-on_postgres = pytest.mark.skipif(connection.vendor != "postgresql", reason="the one-statement path is Postgres's")
-on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="the ORM path runs on SQLite")
-
 
 def queries_for(tenant, *, events: int, movement: int) -> int:
     payload = make_batch(tenant.key, events=events, movement=movement)
@@ -22,14 +19,12 @@ def queries_for(tenant, *, events: int, movement: int) -> int:
     return len(queries)
 
 
-@on_postgres
 @pytest.mark.parametrize(("events", "movement"), [(1, 0), (20, 50), (300, 900)])
-def test_a_batch_of_any_size_is_one_statement_on_postgres(tenant, events, movement):
+def test_a_batch_of_any_size_is_one_statement(tenant, events, movement):
     assert queries_for(tenant, events=events, movement=movement) == 1
     assert Event.objects.count() == events
 
 
-@on_postgres
 def test_the_statement_is_prepared_once_per_connection(tenant):
     for _ in range(3):
         queries_for(tenant, events=2, movement=3)
@@ -38,13 +33,6 @@ def test_the_statement_is_prepared_once_per_connection(tenant):
             "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%INSERT INTO ingest_eventkey%"]
         )
         assert cursor.fetchone()[0] == 1
-
-
-@on_sqlite
-@pytest.mark.parametrize(("events", "movement"), [(1, 1), (20, 50)])
-def test_a_typical_batch_is_six_queries_on_sqlite(tenant, events, movement):
-    # savepoint, session upsert, event ids, events, samples, release
-    assert queries_for(tenant, events=events, movement=movement) == 6
 
 
 def test_the_key_lookup_costs_no_query_once_cached(send, tenant):

@@ -1,4 +1,4 @@
-"""The dashboard's hourly rollups (Postgres): written by the ingest statement, compacted,
+"""The dashboard's hourly rollups: written by the ingest statement, compacted,
 rebuilt and swept, and always giving the numbers the raw events give."""
 
 import random
@@ -12,10 +12,7 @@ from ingest.models import HourlyCount, HourlyCountDelta, SessionHour
 from ingest.tests.factories import at
 from ingest.time_ranges import Interval, TimeRange
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="only Postgres keeps rollups"),
-]
+pytestmark = pytest.mark.django_db
 
 RECEIVED = at("2025-03-12 12:00")
 PAGES = ["/", "/pricing", "/docs", "/blog/post-1", "/signup"]

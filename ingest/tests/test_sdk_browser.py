@@ -178,8 +178,6 @@ def _wait_for_the_last_beacons(*, quiet: float = 0.3, timeout: float = 5.0) -> N
     """Closing a page sends its last batch as a beacon. On Postgres, the flush of the test
     database after the test (TRUNCATE of every table) can deadlock with that batch's ingest
     statement, so the flush waits until no other connection has run a statement for a while."""
-    if connection.vendor != "postgresql":
-        return
     deadline = time.monotonic() + timeout
     quiet_since = time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - quiet_since < quiet:
