@@ -17,11 +17,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import orjson
-from django.db import connection, transaction
+from django.utils import timezone
 
 from ingest import partitions, services
-from ingest.models import Event, MovementSample, Session
+from ingest.payload import epoch_us
+from ingest.services import SessionRecord
 
 logger = logging.getLogger(__name__)
 
@@ -128,15 +128,17 @@ PILOT_SESSIONS = 5000
 # Aim a little low: a shortfall is topped up, while an overshoot would leave the window's
 # last hours empty.
 PILOT_MARGIN = 1.03
+RECEIVED_AFTER_US = 400_000
 
 
 @dataclass
 class Chunk:
-    """Rows of a batch of whole sessions; events and samples name their session by index."""
+    """Whole sessions as the write path takes them; events and samples name their session
+    by its key, its position in `sessions`."""
 
-    sessions: list[tuple] = field(default_factory=list)
-    events: list[tuple] = field(default_factory=list)
-    samples: list[tuple] = field(default_factory=list)
+    sessions: list[SessionRecord] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    samples: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -195,7 +197,7 @@ class TrafficModel:
             return 1
         return min(MAX_PAGE_VIEWS, 2 + int(self.random.expovariate(1 / 2.5)))
 
-    def chunks(self, *, events: int, chunk_events: int = 100_000) -> Iterator[Chunk]:
+    def chunks(self, *, events: int, chunk_events: int = 20_000) -> Iterator[Chunk]:
         """Whole sessions in time order, in chunks of about chunk_events events, until `events`.
 
         The session count is estimated up front so the sessions spread over the whole window
@@ -221,7 +223,7 @@ class TrafficModel:
         index = len(chunk.sessions)
         width, height = self._pick(self.screens, self.screen_cum)
         viewport = (width, max(300, height - rnd.choice((80, 110, 140))))
-        moment = first_seen = start
+        moment = start
         page = self._pick(PAGES, self.entry_cum)
         added = 0
         for view in range(self._page_views()):
@@ -233,31 +235,31 @@ class TrafficModel:
             moment += timedelta(seconds=3 + rnd.expovariate(1 / 50))
         if not added:
             return 0
-        last_seen = min(moment, self.end)
         chunk.sessions.append(
-            (
+            {
+                "key": index,
                 # Not from the seed: a second run into the same project must not reuse ids.
-                f"s-{uuid.uuid4().hex}",
-                self._visitor(),
-                first_seen,
-                last_seen,
-                self._pick(self.referrers, self.referrer_cum),
-                self._pick(self.languages, self.language_cum),
-                width,
-                height,
-                rnd.choice(USER_AGENTS),
-            )
+                "session_id": f"s-{uuid.uuid4().hex}",
+                "anon_id": self._visitor(),
+                "referrer": self._pick(self.referrers, self.referrer_cum),
+                "language": self._pick(self.languages, self.language_cum),
+                "screen_width": width,
+                "screen_height": height,
+                "user_agent": rnd.choice(USER_AGENTS),
+                # As if the session's one batch arrived just after its last event.
+                "seen_us": epoch_us(min(moment, self.end)) + RECEIVED_AFTER_US,
+            }
         )
         return added
 
     def _add_page(self, chunk: Chunk, session: int, page: Page, moment: datetime, viewport: tuple, budget: int) -> int:
         rnd = self.random
-        chunk.events.append((session, "page_view", page.path, "{}", moment))
+        chunk.events.append(_event(session, "page_view", page.path, {}, moment))
         added = 1
         for event_type, probability, props in (*page.custom_events, CTA_EVENT):
             if added < budget and rnd.random() < probability:
                 at = moment + timedelta(seconds=rnd.uniform(2, 40))
-                chunk.events.append((session, event_type, page.path, orjson.dumps(props).decode(), at))
+                chunk.events.append(_event(session, event_type, page.path, props, at))
                 added += 1
         self._add_movement(chunk, session, page, moment, viewport)
         return added
@@ -270,7 +272,8 @@ class TrafficModel:
         depth = min(page_px, int(vh + rnd.random() ** 1.8 * (page_px - vh)))
         samples = max(0, int(rnd.gauss(self.samples_per_view, 1.5)))
         if samples:
-            chunk.samples.append((session, moment + timedelta(seconds=1), 0, depth - vh, "scroll", page.path, vw, vh))
+            scrolled = _sample(session, moment + timedelta(seconds=1), 0, depth - vh, "scroll", page, viewport)
+            chunk.samples.append(scrolled)
         for n in range(1, samples):
             spot_x, spot_y = rnd.choice(page.hot_spots)
             at = moment + timedelta(seconds=1 + n * rnd.uniform(0.5, 3))
@@ -284,103 +287,41 @@ class TrafficModel:
                 kind = "move"
             x = min(vw - 1, max(0, int(x)))
             # Reflected at the top edge, so that spots near it do not pile up in the first row.
-            chunk.samples.append((session, at, x, abs(int(y)), kind, page.path, vw, vh))
+            chunk.samples.append(_sample(session, at, x, abs(int(y)), kind, page, viewport))
+
+
+def _event(session: int, event_type: str, path: str, props: dict, moment: datetime) -> dict:
+    return {
+        "session_key": session,
+        "client_id": None,
+        "type": event_type,
+        "path": path,
+        "props": props,
+        "occurred_us": epoch_us(moment),
+    }
+
+
+def _sample(session: int, moment: datetime, x: int, y: int, kind: str, page: Page, viewport: tuple) -> dict:
+    return {
+        "session_key": session,
+        "occurred_us": epoch_us(moment),
+        "x": x,
+        "y": y,
+        "kind": kind,
+        "path": page.path,
+        "viewport_width": viewport[0],
+        "viewport_height": viewport[1],
+    }
 
 
 def _in_time_order(chunk: Chunk) -> Chunk:
-    chunk.events.sort(key=lambda event: event[4])
-    chunk.samples.sort(key=lambda sample: sample[1])
+    chunk.events.sort(key=lambda event: event["occurred_us"])
+    chunk.samples.sort(key=lambda sample: sample["occurred_us"])
     return chunk
 
 
 def _cumulative(weights: dict) -> tuple[list, list[int]]:
     return list(weights), list(itertools.accumulate(weights.values()))
-
-
-def _received(moment: datetime) -> datetime:
-    return moment + timedelta(milliseconds=400)
-
-
-def _reserve_session_ids(count: int) -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Session._meta.db_table, count],
-        )
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _copy_chunk(project_id: uuid.UUID, chunk: Chunk) -> None:
-    """Postgres: COPY, about ten times faster than INSERTs for millions of rows."""
-    session_ids = _reserve_session_ids(len(chunk.sessions))
-    with connection.cursor() as cursor:
-        with cursor.copy(
-            "COPY ingest_session (id, project_id, session_id, anon_id, first_seen_at, last_seen_at,"
-            " referrer, language, screen_width, screen_height, user_agent) FROM STDIN"
-        ) as copy:
-            for pk, row in zip(session_ids, chunk.sessions, strict=True):
-                copy.write_row((pk, project_id, *row))
-        with cursor.copy(
-            "COPY ingest_event (project_id, session_id, type, path, props, occurred_at, received_at) FROM STDIN"
-        ) as copy:
-            for session, event_type, path, props, moment in chunk.events:
-                copy.write_row((project_id, session_ids[session], event_type, path, props, moment, _received(moment)))
-        with cursor.copy(
-            "COPY ingest_movementsample (project_id, session_id, occurred_at, x, y, kind, path,"
-            " viewport_width, viewport_height) FROM STDIN"
-        ) as copy:
-            for session, *sample in chunk.samples:
-                copy.write_row((project_id, session_ids[session], *sample))
-
-
-def _bulk_create_chunk(project_id: uuid.UUID, chunk: Chunk) -> None:
-    field_names = [
-        "session_id",
-        "anon_id",
-        "first_seen_at",
-        "last_seen_at",
-        "referrer",
-        "language",
-        "screen_width",
-        "screen_height",
-        "user_agent",
-    ]
-    sessions = Session.objects.bulk_create(
-        [Session(project_id=project_id, **dict(zip(field_names, row, strict=True))) for row in chunk.sessions],
-        batch_size=1000,
-    )
-    Event.objects.bulk_create(
-        [
-            Event(
-                project_id=project_id,
-                session_id=sessions[session].pk,
-                type=event_type,
-                path=path,
-                props=orjson.loads(props),
-                occurred_at=moment,
-                received_at=_received(moment),
-            )
-            for session, event_type, path, props, moment in chunk.events
-        ],
-        batch_size=2000,
-    )
-    MovementSample.objects.bulk_create(
-        [
-            MovementSample(
-                project_id=project_id,
-                session_id=sessions[session].pk,
-                occurred_at=at,
-                x=x,
-                y=y,
-                kind=kind,
-                path=path,
-                viewport_width=vw,
-                viewport_height=vh,
-            )
-            for session, at, x, y, kind, path, vw, vh in chunk.samples
-        ],
-        batch_size=2000,
-    )
 
 
 def generate_traffic(
@@ -393,20 +334,24 @@ def generate_traffic(
     samples_per_view: float = 4.0,
 ) -> Totals:
     """Writes about `events` events (exactly, unless the range ends first) with their sessions
-    and movement samples, one transaction per chunk."""
+    and movement samples through the write path, a statement per chunk, and folds the
+    dashboard's hourly counts."""
     # Past days get their own partitions, as live traffic would have had, instead of piling
     # into the default partition where retention cannot drop them.
     partitions.ensure_partitions(start=start.date(), days=(end.date() - start.date()).days + 1)
     model = TrafficModel(start=start, end=end, seed=seed, samples_per_view=samples_per_view)
-    write = _copy_chunk if connection.vendor == "postgresql" else _bulk_create_chunk
     sessions = written_events = samples = 0
     for chunk in model.chunks(events=events):
-        with transaction.atomic():
-            write(project_id, chunk)
+        services.store(
+            project_id=project_id,
+            sessions=chunk.sessions,
+            events=chunk.events,
+            movement=chunk.samples,
+            received_at=timezone.now(),
+        )
         sessions += len(chunk.sessions)
         written_events += len(chunk.events)
         samples += len(chunk.samples)
         logger.info("generate_traffic: %d events, %d sessions written", written_events, sessions)
-    # COPY goes around the ingest statement, which keeps the dashboard's rollups.
-    services.rebuild_rollups(start=start, end=end)
+    services.compact_hourly_counts()
     return Totals(sessions=sessions, events=written_events, samples=samples)

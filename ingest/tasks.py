@@ -1,12 +1,12 @@
 from celery import shared_task
 from django.conf import settings
 
-from ingest import services
+from ingest import retention, services
 
 
 @shared_task
 def sweep_retention() -> dict[str, int]:
-    return services.sweep_retention(days=settings.RETENTION_DAYS)
+    return retention.sweep_retention(days=settings.RETENTION_DAYS)
 
 
 @shared_task

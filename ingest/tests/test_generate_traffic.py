@@ -65,8 +65,7 @@ def test_unknown_projects_and_bad_sizes_are_refused(tenant):
         call_command("generate_traffic", "shop", "--events", "0")
 
 
-@pytest.mark.skipif(not partitions.is_supported(), reason="time partitions are a Postgres feature")
-def test_on_postgres_every_generated_day_has_its_partition(tenant):
+def test_every_generated_day_has_its_partition(tenant):
     call_command("generate_traffic", "shop", "--days", "3", "--events", "300", "--seed", "2")
     today = timezone.now().date()
     for table in partitions.PARTITIONED_TABLES:

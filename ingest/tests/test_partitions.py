@@ -1,4 +1,4 @@
-"""Day partitions of the event tables; Postgres only, as SQLite has no partitioning."""
+"""Day partitions of the event tables."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -6,13 +6,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from ingest import partitions, services
+from ingest import partitions, retention
 from ingest.models import Event, MovementSample, Session
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="table partitioning exists only on Postgres"),
-]
+pytestmark = pytest.mark.django_db
 
 
 def table_of(model, pk) -> str:
@@ -66,7 +63,7 @@ def test_retention_drops_whole_expired_partitions_and_deletes_the_rest(tenant):
     in_dropped_day = event_at(tenant.project, datetime(old_day.year, old_day.month, old_day.day, 6, tzinfo=UTC))
     in_default = event_at(tenant.project, timezone.now() - timedelta(days=200))
     recent = event_at(tenant.project, timezone.now() - timedelta(days=2))
-    counts = services.sweep_retention(days=30)
+    counts = retention.sweep_retention(days=30)
     assert counts["partitions"] == 4  # two old days, for each of the two tables
     assert counts["events"] == 1  # the row in the default partition, deleted in batches
     assert list(Event.objects.values_list("pk", flat=True)) == [recent.pk]
@@ -78,7 +75,7 @@ def test_retention_drops_whole_expired_partitions_and_deletes_the_rest(tenant):
 def test_a_dry_run_drops_nothing(tenant):
     old_day = timezone.now().date() - timedelta(days=40)
     partitions.ensure_partitions(start=old_day, days=1)
-    counts = services.sweep_retention(days=30, dry_run=True)
+    counts = retention.sweep_retention(days=30, dry_run=True)
     assert counts["partitions"] == 2
     assert old_day in partitions.day_partitions("ingest_event")
 

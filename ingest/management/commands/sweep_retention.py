@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from ingest import services
+from ingest import retention
 
 
 class Command(BaseCommand):
@@ -16,7 +16,7 @@ class Command(BaseCommand):
         if days <= 0:
             self.stdout.write("Retention is off (0 days): nothing deleted.")
             return
-        counts = services.sweep_retention(days=days, dry_run=dry_run)
+        counts = retention.sweep_retention(days=days, dry_run=dry_run)
         verb = "Would delete" if dry_run else "Deleted"
         summary = ", ".join(f"{count} {table}" for table, count in counts.items())
         self.stdout.write(f"{verb} rows older than {days} days: {summary}")

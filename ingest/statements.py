@@ -1,0 +1,218 @@
+"""The SQL of the write path, composed from shared pieces.
+
+Every row of the event tables and their rollups is written by `STORE_SQL` (the API, one
+session a statement; `generate_traffic`, hundreds) or, for rows that reached the tables some
+other way, recomputed by `REBUILD_ROLLUPS_SQL`. Both end in the same `ROLLUP_CTES`, so a
+session column the dashboard reads is added to the session upsert and to `ROLLUP_CTES`, and
+nowhere else.
+"""
+
+from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
+
+SESSIONS = Session._meta.db_table
+EVENTS = Event._meta.db_table
+EVENT_KEYS = EventKey._meta.db_table
+SAMPLES = MovementSample._meta.db_table
+SESSION_HOURS = SessionHour._meta.db_table
+HOURLY_COUNTS = HourlyCount._meta.db_table
+HOURLY_DELTAS = HourlyCountDelta._meta.db_table
+
+
+def _epoch(microseconds: str) -> str:
+    return f"'epoch'::timestamptz + {microseconds} * interval '1 microsecond'"
+
+
+# The rollups of the events in `new_events (project_id, session_pk, hour, type, path)`, whose
+# sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`:
+# - the session's row for each hour its events fall in, counts added to what is there;
+# - when a session spans hours, the row of its first hour is marked as well (SessionHour's
+#   invariant), through the same upsert with nothing to add: so it is found by its key, however
+#   many rows the project has (as a joined UPDATE, the planner scanned them all). Where that row
+#   is gone (retention), the upsert leaves an empty one, swept with its hour;
+# - per-hour counts by type and path, appended to the deltas rather than added to a shared row,
+#   which every batch would otherwise wait on.
+ROLLUP_CTES = f"""
+session_hours AS (
+    INSERT INTO {SESSION_HOURS} AS h (
+        project_id, hour, session_id, events, page_views,
+        anon_id, referrer, language, screen_width, screen_height, spans_hours
+    )
+    SELECT e.project_id, e.hour, s.id, count(*), count(*) FILTER (WHERE e.type = 'page_view'),
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, s.spans_hours IS NOT FALSE
+    FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
+    GROUP BY e.project_id, e.hour, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
+             s.spans_hours
+    UNION ALL
+    SELECT s.project_id, s.first_event_hour, s.id, 0, 0,
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, true
+    FROM rollup_sessions AS s
+    WHERE s.spans_hours
+      AND NOT EXISTS (SELECT FROM new_events AS e WHERE e.session_pk = s.id AND e.hour = s.first_event_hour)
+    ON CONFLICT (project_id, hour, session_id) DO UPDATE SET
+        events = h.events + EXCLUDED.events,
+        page_views = h.page_views + EXCLUDED.page_views,
+        spans_hours = h.spans_hours OR EXCLUDED.spans_hours
+    WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
+), hourly_counts AS (
+    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count)
+    SELECT project_id, hour, 'type', type, count(*) FROM new_events GROUP BY project_id, hour, type
+    UNION ALL
+    SELECT project_id, hour, 'path', path, count(*) FROM new_events WHERE type = 'page_view'
+    GROUP BY project_id, hour, path
+)"""
+
+# Sessions, events and movement samples of one project, in one statement: one round trip,
+# atomic without BEGIN/COMMIT. Items travel as JSON documents that Postgres expands into rows,
+# because encoding typed arrays item by item costs the web worker more CPU than the insert
+# costs Postgres. An event or sample names its session by `session_key`, the session's `key`
+# in `sessions`; absent, it is 0 (the API sends one session a statement, keyed 0).
+#
+# Data-modifying CTEs all run; `new_events` sees which ids `claimed` could insert, so an id
+# already stored (a retried batch, or the same batch racing on another connection, which
+# waits on the unique index) adds no event; a batch whose batch key is already claimed (a
+# retry) adds nothing at all. A session row remembers the hour of its first events and
+# whether its events span hours, taken from the statement's events before duplicates are
+# dropped: that can only mark a session that does not span hours as one that does, which is
+# slower to read, never wrong.
+STORE_SQL = f"""
+WITH sessions AS (
+    SELECT n.key, n.session_id, n.anon_id, n.referrer, n.language, n.screen_width, n.screen_height,
+           n.user_agent, {_epoch("n.seen_us")} AS seen_at
+    FROM json_to_recordset(%(sessions)s::json) AS n(
+        key integer, session_id text, anon_id text, referrer text, language text, screen_width integer,
+        screen_height integer, user_agent text, seen_us bigint
+    )
+), events AS (
+    SELECT coalesce(e.session_key, 0) AS session_key, e.client_id, e.type, e.path, e.props,
+           {_epoch("e.occurred_us")} AS occurred_at
+    FROM json_to_recordset(%(events)s::json)
+        AS e(session_key integer, client_id text, type text, path text, props jsonb, occurred_us bigint)
+), event_hours AS (
+    SELECT session_key, min(hour) AS first_hour, count(DISTINCT hour) > 1 AS spans
+    FROM (SELECT session_key, date_trunc('hour', occurred_at, 'UTC') AS hour FROM events) AS timed
+    GROUP BY session_key
+), session_rows AS (
+    INSERT INTO {SESSIONS} AS s (
+        project_id, session_id, anon_id, first_seen_at, last_seen_at,
+        referrer, language, screen_width, screen_height, user_agent, first_event_hour, spans_hours
+    )
+    SELECT %(project)s, n.session_id, n.anon_id, n.seen_at, n.seen_at,
+           n.referrer, n.language, n.screen_width, n.screen_height, n.user_agent,
+           h.first_hour, coalesce(h.spans, false)
+    FROM sessions AS n LEFT JOIN event_hours AS h ON h.session_key = n.key
+    ON CONFLICT (project_id, session_id) DO UPDATE SET
+        last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
+        first_event_hour = COALESCE(s.first_event_hour, EXCLUDED.first_event_hour),
+        spans_hours = s.spans_hours OR EXCLUDED.spans_hours
+            OR COALESCE(s.first_event_hour <> EXCLUDED.first_event_hour, false)
+    RETURNING s.project_id, s.id, s.session_id, s.anon_id, s.referrer, s.language, s.screen_width,
+              s.screen_height, s.first_event_hour, s.spans_hours
+), rollup_sessions AS (
+    SELECT r.*, n.key AS session_key, n.seen_at
+    FROM session_rows AS r JOIN sessions AS n ON n.session_id = r.session_id
+), batch_claimed AS (
+    INSERT INTO {EVENT_KEYS} (project_id, client_id, received_at)
+    SELECT %(project)s, %(batch_key)s::text, %(received_at)s WHERE %(batch_key)s::text IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING client_id
+), claimed AS (
+    INSERT INTO {EVENT_KEYS} (project_id, client_id, received_at)
+    SELECT %(project)s, client_id, %(received_at)s FROM events WHERE client_id IS NOT NULL
+    ON CONFLICT DO NOTHING
+    RETURNING client_id
+), new_events AS (
+    INSERT INTO {EVENTS} (project_id, session_id, client_id, type, path, props, occurred_at, received_at)
+    SELECT %(project)s, s.id, e.client_id, e.type, e.path, e.props, e.occurred_at, s.seen_at
+    FROM events AS e JOIN rollup_sessions AS s ON s.session_key = e.session_key
+    WHERE (e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed))
+      AND (%(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed))
+    ORDER BY e.occurred_at  -- rows in time order, as the time-ranged scans of the readers like them
+    RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
+), new_samples AS (
+    INSERT INTO {SAMPLES} (
+        project_id, session_id, occurred_at, x, y, kind, path, viewport_width, viewport_height
+    )
+    SELECT %(project)s, s.id, {_epoch("m.occurred_us")}, m.x, m.y, m.kind, m.path, m.viewport_width,
+           m.viewport_height
+    FROM json_to_recordset(%(samples)s::json) AS m(
+        session_key integer, occurred_us bigint, x integer, y integer, kind text, path text,
+        viewport_width integer, viewport_height integer
+    ) JOIN rollup_sessions AS s ON s.session_key = coalesce(m.session_key, 0)
+    WHERE %(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed)
+    ORDER BY m.occurred_us
+    RETURNING 1
+), {ROLLUP_CTES}
+SELECT (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_samples)
+"""
+
+# The rollups of whole hours recomputed from raw events, for rows that reached the tables
+# without STORE_SQL (data from before the rollups existed). The lock waits for statements in
+# flight (each holds ROW EXCLUSIVE on the session-hour table from its start: the table is in
+# every one) and holds new ones back until commit, so the raw rows read are exactly those the
+# rollups should count. One table only: locking a second could deadlock with a statement that
+# took that one first. The deltas are deleted before the compacted counts, in the order
+# compaction takes them: if it has moved some, this waits for it, and then sees (and deletes)
+# the counts it folded them into.
+REBUILD_ROLLUPS_SQL = [
+    f"LOCK TABLE {SESSION_HOURS} IN SHARE ROW EXCLUSIVE MODE",
+    f"DELETE FROM {SESSION_HOURS} WHERE hour >= %(start)s AND hour < %(end)s",
+    f"DELETE FROM {HOURLY_DELTAS} WHERE hour >= %(start)s AND hour < %(end)s",
+    f"DELETE FROM {HOURLY_COUNTS} WHERE hour >= %(start)s AND hour < %(end)s",
+    # A session's first hour and span here are those of its events inside the chunk; one whose
+    # events lie in more than one chunk is settled by SETTLE_SPANS_SQL.
+    f"""
+    WITH new_events AS (
+        SELECT project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
+        FROM {EVENTS} WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
+    ), rollup_sessions AS (
+        SELECT s.project_id, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
+               t.first_event_hour, t.spans_hours
+        FROM {SESSIONS} AS s JOIN (
+            SELECT session_pk, min(hour) AS first_event_hour, count(DISTINCT hour) > 1 AS spans_hours
+            FROM new_events GROUP BY session_pk
+        ) AS t ON t.session_pk = s.id
+    ), {ROLLUP_CTES}
+    SELECT 1
+    """,
+]
+
+# Sets every session's first hour and span, and the marks of its rows, from all its rollup
+# rows, under the same lock: a session whose events were rebuilt in different chunks (one
+# that crosses midnight, a late event) counts twice in a range holding both rows until then.
+SETTLE_SPANS_SQL = [
+    REBUILD_ROLLUPS_SQL[0],
+    f"""
+    WITH spans AS (
+        SELECT session_id, min(hour) AS first_hour, count(*) > 1 AS spans
+        FROM {SESSION_HOURS} GROUP BY session_id
+    ), marked AS (
+        UPDATE {SESSION_HOURS} h SET spans_hours = t.spans
+        FROM spans t WHERE h.session_id = t.session_id AND h.spans_hours <> t.spans
+    )
+    UPDATE {SESSIONS} s SET first_event_hour = t.first_hour, spans_hours = t.spans
+    FROM spans t
+    WHERE s.id = t.session_id
+      AND (s.first_event_hour, s.spans_hours) IS DISTINCT FROM (t.first_hour, t.spans)
+    """,
+]
+
+# Folds every committed delta row into the compacted counts, in one statement: the hours it
+# touches are summed anew from their compacted rows and the deltas. Rows a statement has not
+# committed yet are not visible to the DELETE and stay for the next run; a concurrent run
+# deletes other rows (or waits and skips them), so every count is in exactly one row.
+COMPACT_HOURLY_COUNTS_SQL = f"""
+WITH moved AS (
+    DELETE FROM {HOURLY_DELTAS}
+    RETURNING project_id, hour, dimension, value, count
+), touched AS (
+    SELECT DISTINCT project_id, hour FROM moved
+), folded AS (
+    DELETE FROM {HOURLY_COUNTS} c USING touched t
+    WHERE c.project_id = t.project_id AND c.hour = t.hour
+    RETURNING c.project_id, c.hour, c.dimension, c.value, c.count
+)
+INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count)
+SELECT project_id, hour, dimension, value, sum(count)
+FROM (SELECT * FROM moved UNION ALL SELECT * FROM folded) AS counted
+GROUP BY project_id, hour, dimension, value
+"""
