@@ -2,10 +2,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
-PORT ?= 3002
+# PORT: `make run PORT=4000`, the environment, or .env (default 3002); gunicorn.conf.py reads it.
 DEMO_PORT ?= 5173
+# What `make demo-data` writes: a laptop-sized project dashboard.
+DEMO_EVENTS ?= 50000
+DEMO_DAYS ?= 14
 
-.PHONY: run test lint format worker migrate superuser bench clean demo
+.PHONY: run test lint format worker migrate superuser bench clean demo demo-data
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +22,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 migrate: $(VENV)/.installed .env
 	$(BIN)/python manage.py migrate --noinput
 
-## Serve http://$(HOST):$(PORT) with gunicorn on the settings of .env (embedded default).
+## Serve http://$(HOST):3002 (or PORT) with gunicorn on the settings of .env.
 run: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/gunicorn analytics.wsgi --config gunicorn.conf.py --bind $(HOST):$(PORT)
+	BIND_HOST=$(HOST) $(BIN)/gunicorn analytics.wsgi --config gunicorn.conf.py
 
-## The browser SDK's demo page on a second origin, http://$(HOST):$(DEMO_PORT)/demo.html (README: Browser SDK).
+## The browser SDK's demo page on a second origin, http://$(HOST):$(DEMO_PORT)/demo.html (docs/sdk.md).
 demo:
 	@echo "Demo page: http://$(HOST):$(DEMO_PORT)/demo.html  (the service must be running: make run)"
 	$(PYTHON) -m http.server $(DEMO_PORT) --bind $(HOST) --directory ingest/sdk
@@ -45,8 +48,14 @@ format: $(VENV)/.installed
 worker: migrate
 	$(BIN)/celery -A analytics worker --beat --loglevel=info
 
+## A staff superuser without questions: DJANGO_SUPERUSER_USERNAME / _PASSWORD / _EMAIL, else admin/admin.
 superuser: migrate
-	$(BIN)/python manage.py createsuperuser
+	$(BIN)/python manage.py ensuresuperuser
+
+## Synthetic traffic for the dashboard: project "demo" (created if missing), DEMO_EVENTS over DEMO_DAYS.
+demo-data: migrate
+	$(BIN)/python manage.py createproject demo --origin http://$(HOST):$(DEMO_PORT) --if-missing
+	$(BIN)/python manage.py generate_traffic demo --days $(DEMO_DAYS) --events $(DEMO_EVENTS)
 
 clean:
 	rm -rf $(VENV) staticfiles

@@ -8,7 +8,9 @@ from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics.settings")
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '3002')}"
+# PORT as the settings read it (the environment, else .env), so a .env of the original service
+# binds where it says; `make run` sets BIND_HOST to keep the development server on loopback.
+bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{settings.PORT}"
 # The embedded default keeps its cache (key lookups, rate limits) inside the process, so it
 # runs one process with threads; with Redis the cache is shared and workers can multiply.
 if settings.REDIS_URL:

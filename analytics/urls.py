@@ -7,6 +7,7 @@ from analytics import views
 from ingest import sdk
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("v1/health", views.health, name="health"),
     # JSON first, so /v1/schema answers JSON like the rest of the API; ?format=yaml for YAML.
     path(

@@ -1,4 +1,4 @@
-"""Time the dashboard's queries on the configured database (README: Insights, how fast).
+"""Time the dashboard's queries on the configured database (docs/performance.md).
 
     DATABASE_URL=postgres://... .venv/bin/python bench/insights.py PROJECT [--runs 5]
 

@@ -1,7 +1,7 @@
 """Raw analytics data: sessions, events and pointer-movement samples.
 
 The event and movement tables grow without bound: on Postgres they are partitioned by day
-(ingest/partitions.py, created by migration 0002), and their references to projects and
+(ingest/partitions.py, set up by migration 0003), and their references to projects and
 sessions carry no database constraint: ingest writes them in one transaction from a
 resolved key, and retention removes children before the sessions they point at. Every
 table leads with the project, the future distribution column of a sharded Postgres.

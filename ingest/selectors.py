@@ -1,18 +1,9 @@
 """A project's traffic numbers for a time range.
 
 Every number is computed by the database from the events whose `occurred_at` falls in the
-range [start, end) (UTC); Python only shapes the aggregated rows. The definitions, which the README repeats:
-
-- page views: events of type `page_view`; events: events of any type;
-- sessions: distinct sessions with at least one event in the range;
-- visitors: distinct anonIds among those sessions;
-- events per session: events / sessions;
-- bounce rate: sessions with exactly one page view in the range, over sessions with at
-  least one page view in the range;
-- in the time series a session counts in every bucket in which it had an event, so bucket
-  sessions can add up to more than the total, while bucket page views add up to the total;
-- referrers, languages and screen sizes count sessions (with an event in the range) by the
-  value the session started with; paths count page views; event types count events.
+range [start, end) (UTC); Python only shapes the aggregated rows. What each number counts
+is defined once, in docs/insights.md ("Definitions"); the dashboard's legend says it in
+short for the people reading the page.
 
 On Postgres the whole UTC hours of a range are read from the rollups the ingest statement
 keeps (SessionHour, HourlyCount and HourlyCountDelta), and only the partial hours at the

@@ -1,3 +1,5 @@
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
@@ -8,6 +10,8 @@ from ingest.insights_admin import insights_urls
 from projects import services
 from projects.models import ApiKey, Project
 from projects.origins import normalise_origins
+
+INSTALL_TAGS = '<script src="{script_url}"></script>\n<script>analytics.init({{ apiKey: {key} }});</script>'
 
 
 class ProjectForm(forms.ModelForm):
@@ -59,6 +63,11 @@ class ProjectAdmin(admin.ModelAdmin):
     def get_urls(self):
         return insights_urls(self) + super().get_urls()
 
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["install_snippets"] = install_snippets(request, obj)
+        return super().render_change_form(request, context, add=add, change=change, form_url=form_url, obj=obj)
+
     def get_queryset(self, request):
         return (
             super()
@@ -101,6 +110,20 @@ class ProjectAdmin(admin.ModelAdmin):
         for project in queryset:
             api_key = services.mint_key(project=project, label="minted in admin")
             self.message_user(request, f"New key for {project.name}: {api_key.key}", messages.SUCCESS)
+
+
+def install_snippets(request, project: Project) -> list[tuple[ApiKey, str]]:
+    """The tags a site pastes into its pages, one pair per active key of the project.
+
+    The script's URL carries no version: browsers revalidate it hourly (ETag), so a site
+    picks up a new SDK without editing its pages (docs/sdk.md). The page's origin must be
+    one of the project's origins.
+    """
+    script_url = request.build_absolute_uri(reverse("sdk"))
+    return [
+        (api_key, INSTALL_TAGS.format(script_url=script_url, key=json.dumps(api_key.key)))
+        for api_key in project.keys.filter(revoked_at__isnull=True)
+    ]
 
 
 class KeyStateFilter(admin.SimpleListFilter):

@@ -79,6 +79,10 @@ def get_project(*, project_id: str) -> Project:
         raise not_found("project_not_found", f"No project with id {project_id!r}.") from None
 
 
+def oldest_project_named(*, name: str) -> Project | None:
+    return Project.objects.filter(name=name).order_by("created_at").first()
+
+
 def get_project_by_id_or_name(*, ref: str) -> Project:
     """For the command line: a project id, or a name that only one project has."""
     try:

@@ -1,5 +1,6 @@
 import pytest
 
+from projects import services
 from projects.models import ApiKey, Project
 from projects.selectors import project_for_key
 
@@ -81,3 +82,37 @@ def test_projects_cannot_be_deleted_in_the_admin(admin_client, tenant):
     response = admin_client.post(f"/admin/projects/project/{tenant.project.id}/delete/", {"post": "yes"})
     assert response.status_code == 403
     assert Project.objects.filter(pk=tenant.project.pk).exists()
+
+
+def test_a_project_page_shows_the_install_snippet_of_each_active_key(admin_client, tenant):
+    services.mint_key(project=tenant.project, label="spare")
+    revoked = services.mint_key(project=tenant.project, label="old")
+    services.revoke_key(api_key=revoked)
+
+    page = admin_client.get(f"/admin/projects/project/{tenant.project.id}/change/").content.decode()
+
+    snippets = page.split('<pre class="install-snippet">')[1:]
+    assert len(snippets) == 2
+    active = ApiKey.objects.filter(project=tenant.project, revoked_at__isnull=True)
+    for api_key, snippet in zip(active, snippets, strict=True):
+        # Escaped, so that staff read the tags rather than the browser running them.
+        assert snippet.startswith(
+            "&lt;script src=&quot;http://testserver/v1/sdk.js&quot;&gt;&lt;/script&gt;\n"
+            f"&lt;script&gt;analytics.init({{ apiKey: &quot;{api_key.key}&quot; }});&lt;/script&gt;</pre>"
+        )
+    install = page.split('id="install"')[1].split("</fieldset>")[0]
+    assert revoked.key not in install
+
+
+def test_the_install_snippet_names_the_address_staff_reached_the_admin_by(admin_client, tenant):
+    page = admin_client.get(
+        f"/admin/projects/project/{tenant.project.id}/change/", headers={"host": "localhost:3002"}
+    ).content.decode()
+
+    assert "src=&quot;http://localhost:3002/v1/sdk.js&quot;" in page
+
+
+def test_a_new_project_page_has_no_install_snippet(admin_client):
+    page = admin_client.get("/admin/projects/project/add/").content.decode()
+
+    assert 'id="install"' not in page
