@@ -5,6 +5,7 @@ DATABASE_URL is in Prisma's form and its retention sweep interval is in millisec
 """
 
 import re
+from urllib.parse import unquote
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,8 @@ def database_from_url(url: str) -> dict[str, Any]:
     Any other parameter goes to libpq as it is (`sslmode`, `connect_timeout`, ...).
     """
     config = environ.Env.db_url_config(url)
+    # A Unix socket's folder, percent-encoded as libpq's URIs allow (postgresql://u@%2Frun%2Fpg/db).
+    config["HOST"] = unquote(config["HOST"] or "")
     options = config.get("OPTIONS", {})
     for name in PRISMA_POOL_PARAMETERS & options.keys():
         del options[name]

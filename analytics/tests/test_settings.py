@@ -183,3 +183,8 @@ def test_a_plain_postgres_url_is_left_as_it_was():
 
     assert "OPTIONS" not in config
     assert (config["NAME"], config["HOST"], config["PORT"]) == ("analytics", "127.0.0.1", 5432)
+
+
+def test_a_percent_encoded_socket_folder_is_the_host():
+    config = database_from_url("postgresql://postgres@%2Fwork%2FMy%20Checkout%2F.pgdata:5432/analytics")
+    assert (config["HOST"], config["PORT"], config["NAME"]) == ("/work/My Checkout/.pgdata", 5432, "analytics")
