@@ -16,6 +16,9 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+# Admin keys printed in .env.example and the README: anyone who has read them holds the keys
+# to every tenant, so with DEBUG off the process refuses them (a test keeps this list complete).
+EXAMPLE_ADMIN_API_KEYS = frozenset({"dev-admin-key-1234567890"})
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
@@ -242,7 +245,9 @@ if not DEBUG:
         problems.append("SECRET_KEY must be set to a random string of at least 50 characters")
     if "ALLOWED_HOSTS" not in env.ENVIRON:
         problems.append("ALLOWED_HOSTS must list the host names this service answers to")
-    if ADMIN_API_KEY and len(ADMIN_API_KEY) < 24:
+    if ADMIN_API_KEY.strip() in EXAMPLE_ADMIN_API_KEYS:
+        problems.append("ADMIN_API_KEY is an example value from .env.example or the README; set a random one")
+    elif ADMIN_API_KEY and len(ADMIN_API_KEY) < 24:
         problems.append("ADMIN_API_KEY must be at least 24 characters")
     if not DATABASE_URL:
         problems.append("DATABASE_URL must point at Postgres (SQLite is the development default)")
