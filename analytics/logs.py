@@ -40,6 +40,15 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class DropTraceback(logging.Filter):
+    """For records whose message says it all: the traceback of where Django noticed it is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 class GunicornLogger(glogging.Logger):
     """gunicorn's logger (its error log and the access log's request lines), redacted."""
 

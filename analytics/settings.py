@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "analytics.middleware.JsonAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "analytics.middleware.CorsMiddleware",
@@ -225,9 +226,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "analytics.logs.RedactSecrets"}},
+    "filters": {
+        "redact": {"()": "analytics.logs.RedactSecrets"},
+        "no_traceback": {"()": "analytics.logs.DropTraceback"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # A Host not in ALLOWED_HOSTS outside /v1 (where JsonAnswersMiddleware answers it): the
+    # message says all there is, Django's traceback adds 16 lines to every scanner's request.
+    "loggers": {"django.security.DisallowedHost": {"filters": ["no_traceback"]}},
 }
 
 if not DEBUG:

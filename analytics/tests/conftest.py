@@ -1,8 +1,11 @@
 """The live stack of the fault and load tests: gunicorn on the test database (reached
-through a TCP proxy) and a private Redis. Postgres and Redis only; skipped on SQLite."""
+through a TCP proxy) and a private Redis. Postgres and Redis only; skipped on SQLite.
+Also what the log handler writes, for the tests of what reaches the log."""
 
 from __future__ import annotations
 
+import io
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -10,7 +13,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from analytics.logs import BROWSER_KEY
+from analytics.logs import BROWSER_KEY, RedactSecrets
 from analytics.tests.live import ADMIN_KEY, Gunicorn, RedisServer, TcpProxy, server_env
 from ingest.models import Event
 from projects import services
@@ -59,3 +62,13 @@ def stack(transactional_db, tmp_path, request) -> Iterator[Stack]:
         server.stop()
         proxy.close()
         redis.stop()
+
+
+@pytest.fixture
+def log_output():
+    """What the configured console handler writes, formatted and redacted as in production."""
+    [handler] = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
+    output = io.StringIO()
+    previous = handler.setStream(output)
+    yield output
+    handler.setStream(previous)

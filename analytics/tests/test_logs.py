@@ -50,16 +50,6 @@ def test_gunicorn_request_lines_are_cut_down_too():
     assert "ak_KKKKK…" in lines.getvalue()
 
 
-@pytest.fixture
-def log_output():
-    """What the configured console handler writes."""
-    [handler] = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
-    output = io.StringIO()
-    previous = handler.setStream(output)
-    yield output
-    handler.setStream(previous)
-
-
 def test_no_key_reaches_the_log_across_the_api(client, settings, log_output, django_capture_on_commit_callbacks):
     settings.ADMIN_API_KEY = ADMIN_KEY
     admin = {"HTTP_X_ADMIN_KEY": ADMIN_KEY}
