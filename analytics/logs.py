@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
 from django.conf import settings
 from gunicorn import glogging
@@ -17,11 +18,33 @@ from gunicorn import glogging
 BROWSER_KEY = re.compile(r"(ak_[A-Za-z0-9_-]{5})[A-Za-z0-9_-]{6,}")
 
 
-def redact(text: str) -> str:
+# Percent-encoding hides nothing from whoever reads the log (ak%5F... is a key), so a line is
+# also searched decoded, as often as a reader might decode it.
+DECODE_ROUNDS = 3
+# What a decoded %0A or %1B would write: a forged log line, a terminal escape.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _cut_keys(text: str) -> str:
     text = BROWSER_KEY.sub(r"\1…", text)
     admin_key = settings.ADMIN_API_KEY
     if admin_key:
         text = text.replace(admin_key, "[admin key]")
+    return text
+
+
+def redact(text: str) -> str:
+    text = _cut_keys(text)
+    decoded = text
+    for _ in range(DECODE_ROUNDS):
+        if "%" not in decoded:
+            break
+        decoded = unquote(decoded)
+        cut = _cut_keys(decoded)
+        if cut != decoded:
+            # A key that only decoding shows: the line is written decoded, with its keys cut
+            # down and the characters decoding brought in escaped.
+            return CONTROL_CHARACTERS.sub(lambda found: found.group().encode("unicode_escape").decode(), cut)
     return text
 
 
