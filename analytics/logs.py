@@ -72,8 +72,23 @@ class DropTraceback(logging.Filter):
         return True
 
 
+# The atoms of an access-log format that hold the client's address, which is never logged.
+ADDRESS_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded", "true-client-ip", "cf-connecting-ip")
+ADDRESS_ATOMS = frozenset(
+    ["h", "{remote_addr}e", *(f"{{{name}}}i" for name in ADDRESS_HEADERS)]
+    + [f"{{http_{name.replace('-', '_')}}}e" for name in ADDRESS_HEADERS]
+)
+
+
 class GunicornLogger(glogging.Logger):
-    """gunicorn's logger (its error log and the access log's request lines), redacted."""
+    """gunicorn's logger (its error log and the access log's request lines), redacted, and
+    its access log without the client's address, whatever `access_log_format` asks for."""
+
+    def atoms(self, resp, req, environ, request_time) -> dict:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for name in ADDRESS_ATOMS.intersection(atoms):
+            atoms[name] = "-"
+        return atoms
 
     def setup(self, cfg) -> None:
         super().setup(cfg)

@@ -151,9 +151,11 @@ def test_lines_without_a_key_are_left_as_they_are():
     assert entry.getMessage() == message
 
 
-def gunicorn_access_line(raw_uri: str, **environ: str) -> str:
+def gunicorn_access_line(raw_uri: str, *, log_format: str | None = None, **environ: str) -> str:
     config = Config()
     config.set("accesslog", "-")
+    if log_format is not None:
+        config.set("access_log_format", log_format)
     gunicorn_logger = GunicornLogger(config)
     lines = io.StringIO()
     gunicorn_logger.access_log.handlers = [logging.StreamHandler(lines)]
@@ -165,6 +167,7 @@ def gunicorn_access_line(raw_uri: str, **environ: str) -> str:
         "QUERY_STRING": query,
         "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "203.0.113.9",
+        "HTTP_X_FORWARDED_FOR": "198.51.100.7",
         **environ,
     }
     response = SimpleNamespace(status="204 No Content", sent=0, headers=[])
@@ -208,3 +211,14 @@ def test_no_key_reaches_gunicorns_log_in_any_encoding(stack):
     log = stack.server.log()
     assert f"/v1/projects/{project}/keys/ak_" in log  # the access log did write the request lines
     assert_holds_no_secret(log, stack.key, LIVE_ADMIN_KEY)
+
+
+@pytest.mark.parametrize(
+    "log_format",
+    [None, '%(h)s "%(r)s" %({x-forwarded-for}i)s %({x-real-ip}i)s %({remote_addr}e)s %({http_x_forwarded_for}e)s'],
+    ids=["default format", "address atoms"],
+)
+def test_gunicorn_access_lines_hold_no_client_address(log_format):
+    line = gunicorn_access_line("/v1/health", log_format=log_format)
+    assert "/v1/health" in line
+    assert "203.0.113.9" not in line and "198.51.100.7" not in line
