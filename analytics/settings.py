@@ -29,6 +29,8 @@ PORT = env.int("PORT", default=3002)
 ADMIN_API_KEY = env.str("ADMIN_API_KEY", default="")
 KEY_CACHE_TTL_S = env.int("KEY_CACHE_TTL_S", default=300)
 RATE_LIMIT_PER_MIN = env.int("RATE_LIMIT_PER_MIN", default=600)
+# Public requests a minute per client address with an unknown or revoked key (0: no limit).
+UNKNOWN_KEY_RATE_LIMIT_PER_MIN = env.int("UNKNOWN_KEY_RATE_LIMIT_PER_MIN", default=60)
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=256 * 1024)
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 RETENTION_SWEEP_INTERVAL_S = env.int("RETENTION_SWEEP_INTERVAL_S", default=3600)
