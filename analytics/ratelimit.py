@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from analytics.degraded import CACHE_ERRORS, UNREACHABLE, fail_open, record
-from analytics.http import fingerprint
+from analytics.http import address_digest
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,10 @@ class RateDecision:
 
 
 def window_key(*, scope: str, identity: tuple[str, ...], window_s: int = 60, now: float | None = None) -> str:
-    """The cache key of `identity`'s counter in the current window (a digest: no key or address in clear)."""
+    """The cache key of `identity`'s counter in the current window (a keyed digest: no key or
+    address in clear, nor one that trying every address would reveal)."""
     now = time.time() if now is None else now
-    return f"rl:{scope}:{fingerprint(*identity)}:{int(now // window_s)}"
+    return f"rl:{scope}:{address_digest(*identity)}:{int(now // window_s)}"
 
 
 def seconds_left(*, window_s: int = 60, now: float | None = None) -> int:

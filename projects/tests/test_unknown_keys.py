@@ -7,9 +7,9 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from analytics import degraded
+from analytics import degraded, ratelimit
 from analytics.errors import ApiError
-from projects.auth import authenticate_public
+from projects.auth import UNKNOWN_KEY_SCOPE, authenticate_public
 
 pytestmark = pytest.mark.django_db
 
@@ -89,6 +89,12 @@ def test_the_counter_holds_no_address_in_clear():
     else:
         names = list(cache._cache)
     assert names and not any("192.0.2.1" in name for name in names)
+
+
+def test_the_counters_name_is_keyed_so_trying_every_address_does_not_find_it(settings):
+    name = ratelimit.window_key(scope=UNKNOWN_KEY_SCOPE, identity=("192.0.2.1",), now=0)
+    settings.SECRET_KEY = "another-secret-" + "s" * 50
+    assert ratelimit.window_key(scope=UNKNOWN_KEY_SCOPE, identity=("192.0.2.1",), now=0) != name
 
 
 def test_it_fails_open_without_redis(monkeypatch):
