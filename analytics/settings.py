@@ -5,6 +5,7 @@ SQLite, Django's in-process cache and eager Celery, so it starts on a bare machi
 With DEBUG off, bad production configuration stops the process at start-up.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
     "projects",
     "ingest",
     "experiments",
@@ -69,6 +71,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "analytics.middleware.ApiErrorMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes' backend first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "analytics.urls"
@@ -77,7 +87,7 @@ WSGI_APPLICATION = "analytics.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "analytics" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -208,6 +218,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The Django admin's login (django-axes): 10 failures for one username lock that username
+# out, from every address; 10 from one address lock that address out, for every username; the
+# right password included. Each failure sets its counters to expire AXES_COOLOFF_TIME later,
+# so failures up to 10 minutes apart add up and a lockout lasts 10 minutes after the last one.
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=10)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Counters in the cache (Redis; without Redis, the one process's own cache), named by digests:
+# no attempt is written to the database, where axes would keep the client's address in clear.
+AXES_HANDLER = "analytics.admin_login.FailOpenCacheHandler"
+# A keyed digest of the client address (TRUSTED_PROXIES honoured): axes never sees the address.
+AXES_CLIENT_IP_CALLABLE = "analytics.admin_login.client_digest"
+AXES_LOCKOUT_CALLABLE = "analytics.admin_login.locked_out"
+# Its admin pages list the database handler's records, which are never written here.
+AXES_ENABLE_ADMIN = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
