@@ -6,6 +6,7 @@ import io
 import logging
 
 from corsheaders.middleware import CorsMiddleware as BaseCorsMiddleware
+from csp.middleware import CSPMiddleware
 from django.conf import settings
 from django.core.exceptions import BadRequest, DisallowedHost, PermissionDenied, SuspiciousOperation
 from django.db import DatabaseError, DataError, IntegrityError, InterfaceError
@@ -18,6 +19,8 @@ from analytics.errors import ApiError, DatabaseUnavailable
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1/"
+# The documents under /v1; every other answer there is JSON.
+API_PAGES = ("/v1/docs", "/v1/sdk.js")
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 READ_CHUNK = 64 * 1024
 # Raised for the client's mistakes: Django answers them with their 4xx status (and
@@ -158,3 +161,23 @@ class CorsMiddleware(BaseCorsMiddleware):
         if response is not None:
             response.status_code = 204
         return response
+
+
+class ContentSecurityPolicyMiddleware(CSPMiddleware):
+    """django-csp's policy (CONTENT_SECURITY_POLICY) on every page, the admin's and /v1/docs,
+    and on the SDK; not on the JSON answers, which no browser renders (nosniff) and whose
+    path is the hot one: the policy is built anew for every answer it goes on."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        if _is_json_api(request.path):
+            return None
+        return super().process_request(request)
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if _is_json_api(request.path):
+            return response
+        return super().process_response(request, response)
+
+
+def _is_json_api(path: str) -> bool:
+    return path.startswith(API_PREFIX) and path not in API_PAGES

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "corsheaders",
     "axes",
+    "csp",
     "projects",
     "ingest",
     "experiments",
@@ -61,6 +63,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "analytics.middleware.JsonAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "analytics.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "analytics.middleware.CorsMiddleware",
     "analytics.middleware.BodyLimitMiddleware",
@@ -199,6 +202,26 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "analytics.openapi.add_plain_views",
     ],
+}
+
+# The pages' Content-Security-Policy (django-csp): the admin, /v1/docs and the SDK; the JSON
+# answers skip it (analytics.middleware.ContentSecurityPolicyMiddleware). Scripts come from
+# files only; a <style> block needs the request's nonce (`nonce="{{ request.csp_nonce }}"`).
+# Style attributes stay allowed: the admin's own templates and the charts' bars use them, and
+# they cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        # Swagger UI's icons are data: URIs in its stylesheet.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 
 # CORS for the public endpoints only (see the signal handler in projects.auth); whether an
