@@ -61,7 +61,11 @@ class JsonAnswersMiddleware:
             log_response("bad Host on %s: %s", request.path, exc, response=response, request=request, logger=logger)
             return response
         response = self.get_response(request)
-        if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
+        if (
+            response.status_code >= 400
+            and not response.streaming
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
             self._as_json(response)
         return response
 
