@@ -5,9 +5,9 @@ DATABASE_URL is in Prisma's form and its retention sweep interval is in millisec
 """
 
 import re
-from urllib.parse import unquote
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured

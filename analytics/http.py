@@ -80,5 +80,18 @@ def client_ip(request: HttpRequest) -> str:
 
 
 def fingerprint(*parts: str) -> str:
-    """A short one-way digest, for cache keys that must not hold keys or addresses in clear."""
+    """A short one-way digest, for names that must not hold keys in clear (addresses: address_digest)."""
     return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+@functools.cache
+def _secret_key_for_digests(secret: str) -> bytes:
+    return hashlib.blake2b(secret.encode(), digest_size=32, person=b"address-digest").digest()
+
+
+def address_digest(*parts: str) -> str:
+    """`fingerprint` keyed with SECRET_KEY, for what holds a client address: an IPv4 address has
+    only 2**32 values, and an unkeyed digest of one is undone by trying them all. Only for
+    short-lived names (counters): a new SECRET_KEY gives new digests."""
+    key = _secret_key_for_digests(settings.SECRET_KEY)
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12, key=key).hexdigest()

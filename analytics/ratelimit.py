@@ -1,30 +1,43 @@
 """A fixed-window request counter: one atomic round trip to Redis, failing open.
 
-The same round trip can read one cache entry (the public endpoints' key lookup), so that a
-public request costs a single call to Redis.
+The same round trip can read cache entries (the public endpoints' key lookup and their
+count of unknown keys), so that a public request costs a single call to Redis.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from django.core.cache import cache
 
 from analytics.degraded import CACHE_ERRORS, UNREACHABLE, fail_open, record
-from analytics.http import fingerprint
+from analytics.http import address_digest
 
 
 @dataclass(frozen=True)
 class RateDecision:
     allowed: bool
     retry_after: int = 0
-    # The entry read along (see `hit`): None when not cached, UNREACHABLE when Redis is down.
-    fetched: Any = None
+    # The entries read along (see `hit`), in order: None when not cached, UNREACHABLE when
+    # Redis is down.
+    fetched: tuple = ()
 
 
-def _count_and_read(key: str, ttl: int, read_key: str | None) -> tuple[int, Any]:
+def window_key(*, scope: str, identity: tuple[str, ...], window_s: int = 60, now: float | None = None) -> str:
+    """The cache key of `identity`'s counter in the current window (a keyed digest: no key or
+    address in clear, nor one that trying every address would reveal)."""
+    now = time.time() if now is None else now
+    return f"rl:{scope}:{address_digest(*identity)}:{int(now // window_s)}"
+
+
+def seconds_left(*, window_s: int = 60, now: float | None = None) -> int:
+    """Until the current window ends: what a refusal's Retry-After says."""
+    now = time.time() if now is None else now
+    return max(1, int((int(now // window_s) + 1) * window_s - now))
+
+
+def _count_and_read(key: str, ttl: int, read_keys: tuple[str, ...]) -> tuple[int, tuple]:
     client_for = getattr(getattr(cache, "client", None), "get_client", None)
     if client_for is not None:
         # django-redis: INCR and EXPIRE in one MULTI, so the counter never lives without a TTL.
@@ -32,12 +45,11 @@ def _count_and_read(key: str, ttl: int, read_key: str | None) -> tuple[int, Any]
         full_key = cache.make_key(key)
         pipe.incr(full_key)
         pipe.expire(full_key, ttl)
-        if read_key is not None:
+        for read_key in read_keys:
             pipe.get(cache.make_key(read_key))
         count, _expired, *read = pipe.execute()
-        fetched = cache.client.decode(read[0]) if read and read[0] is not None else None
-        return int(count), fetched
-    fetched = cache.get(read_key) if read_key is not None else None
+        return int(count), tuple(None if value is None else cache.client.decode(value) for value in read)
+    fetched = tuple(cache.get(read_key) for read_key in read_keys)
     cache.add(key, 0, timeout=ttl)
     try:
         return cache.incr(key), fetched
@@ -46,28 +58,33 @@ def _count_and_read(key: str, ttl: int, read_key: str | None) -> tuple[int, Any]
         return 1, fetched
 
 
+def _read(read_keys: tuple[str, ...]) -> tuple:
+    found = cache.get_many(read_keys)
+    return tuple(found.get(read_key) for read_key in read_keys)
+
+
 def hit(
-    *, scope: str, identity: tuple[str, ...], limit: int, window_s: int = 60, also_read: str | None = None
+    *, scope: str, identity: tuple[str, ...], limit: int, window_s: int = 60, also_read: tuple[str, ...] = ()
 ) -> RateDecision:
     """Count one request of `identity` in the current window and say whether it may pass.
 
-    With `also_read`, the cache entry under that key comes back in `fetched`, read in the
-    same round trip as the count.
+    The cache entries under the keys of `also_read` come back in `fetched`, read in the same
+    round trip as the count.
     """
     if limit <= 0:
-        fetched = None if also_read is None else fail_open("keyCache", UNREACHABLE, cache.get, also_read)
+        unreachable = (UNREACHABLE,) * len(also_read)
+        fetched = fail_open("keyCache", unreachable, _read, also_read) if also_read else ()
         return RateDecision(True, fetched=fetched)
     now = time.time()
-    window = int(now // window_s)
-    key = f"rl:{scope}:{fingerprint(*identity)}:{window}"
+    key = window_key(scope=scope, identity=identity, window_s=window_s, now=now)
     try:
         count, fetched = _count_and_read(key, window_s + 1, also_read)
     except CACHE_ERRORS as exc:
         # Without Redis the request passes: the limiter must never take ingest down with it.
         record("rateLimit", exc)
-        if also_read is not None:
+        if also_read:
             record("keyCache", exc)
-        count, fetched = 0, UNREACHABLE
+        count, fetched = 0, (UNREACHABLE,) * len(also_read)
     if count > limit:
-        return RateDecision(False, retry_after=max(1, int((window + 1) * window_s - now)), fetched=fetched)
+        return RateDecision(False, retry_after=seconds_left(window_s=window_s, now=now), fetched=fetched)
     return RateDecision(True, fetched=fetched)

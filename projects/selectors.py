@@ -41,6 +41,12 @@ def key_cache_key(key: str) -> str:
     return f"apikey:{fingerprint(key)}"
 
 
+def is_cached_project(cached: Any) -> bool:
+    """Whether a cache entry read under `key_cache_key` holds a key's project (not a miss,
+    not a known-unknown key, not Redis down)."""
+    return isinstance(cached, (list, tuple))
+
+
 def project_for_key(*, key: str, cached: Any = NOT_READ) -> KeyedProject | None:
     """The project of an active browser key, through the cache (KEY_CACHE_TTL_S).
 
