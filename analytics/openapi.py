@@ -17,7 +17,13 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 # Apps whose openapi.py contributes SCHEMAS (components) and PATHS (plain views).
-DOC_MODULES = ["analytics.openapi", "projects.openapi", "ingest.openapi", "experiments.openapi"]
+DOC_MODULES = [
+    "analytics.openapi",
+    "projects.openapi",
+    "ingest.openapi",
+    "insights.openapi",
+    "experiments.openapi",
+]
 
 RETRY_AFTER = {
     "Retry-After": {

@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "projects",
     "ingest",
+    "insights",
     "experiments",
 ]
 

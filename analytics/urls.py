@@ -18,7 +18,7 @@ urlpatterns = [
     path("v1/", include("projects.urls")),
     path("v1/sdk.js", sdk.serve_sdk, name="sdk"),
     path("v1/", include("ingest.urls")),
-    path("v1/", include("ingest.insights_urls")),
+    path("v1/", include("insights.urls")),
     path("v1/", include("experiments.urls")),
     path("admin/", admin.site.urls),
 ]

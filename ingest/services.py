@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from analytics.http import fingerprint
 from ingest import partitions
+from ingest.hours import ceil_hour, floor_hour
 from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
 from ingest.payload import Batch, EventInput, SessionInput, from_epoch_us, parse_batch
-from ingest.time_ranges import ceil_hour, floor_hour
 
 logger = logging.getLogger(__name__)
 

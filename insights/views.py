@@ -11,9 +11,9 @@ from analytics.api import AdminApiView
 from analytics.errors import invalid_field
 from analytics.http import iso, json_response
 from analytics.openapi import NO_NUL, admin_operation, ref
-from ingest import heatmaps, selectors
-from ingest.heatmap_png import render_heatmap_png
-from ingest.time_ranges import Interval, TimeRange, parse_interval, parse_range
+from insights import heatmaps, selectors
+from insights.heatmap_png import render_heatmap_png
+from insights.time_ranges import Interval, TimeRange, parse_interval, parse_range
 from projects.selectors import get_project
 
 HEATMAP_FORMATS = ("json", "png")

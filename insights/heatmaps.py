@@ -23,7 +23,7 @@ from django.db.models.functions import MD5, Cast
 
 from analytics.errors import invalid_field
 from ingest.models import MovementSample
-from ingest.time_ranges import TimeRange
+from insights.time_ranges import TimeRange
 
 REFERENCE_WIDTH = 1000
 CELL = 20

@@ -35,7 +35,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 
 from ingest.models import Event, HourlyCount, HourlyCountDelta, Session, SessionHour
-from ingest.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
+from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
 
 PAGE_VIEW = "page_view"
 TOP_N = 10
