@@ -1,6 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from analytics import views
@@ -9,9 +14,13 @@ from ingest import sdk
 urlpatterns = [
     path("v1/health", views.health, name="health"),
     # JSON first, so /v1/schema answers JSON like the rest of the API; ?format=yaml for YAML.
+    # Both also under their plain media types, so that Accept: application/json (or
+    # application/yaml) gets the schema rather than a 406.
     path(
         "v1/schema",
-        SpectacularAPIView.as_view(renderer_classes=[OpenApiJsonRenderer, OpenApiYamlRenderer]),
+        SpectacularAPIView.as_view(
+            renderer_classes=[OpenApiJsonRenderer, OpenApiYamlRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer2]
+        ),
         name="schema",
     ),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -87,6 +87,31 @@ def test_every_error_answer_has_the_error_shape(schema):
     assert set(error["properties"]) == {"code", "message", "details"}
 
 
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "application/vnd.oai.openapi+json"),
+        ("*/*", "application/vnd.oai.openapi+json"),
+        ("application/json", "application/json"),
+        ("application/vnd.oai.openapi+json", "application/vnd.oai.openapi+json"),
+    ],
+)
+def test_the_schema_is_served_as_json_to_whoever_accepts_json(client, accept, media_type):
+    response = client.get("/v1/schema", **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 200
+    assert response["Content-Type"] == media_type
+    assert response.json()["openapi"].startswith("3.1")
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"), [("?format=yaml", None), ("", "application/yaml"), ("", "application/vnd.oai.openapi")]
+)
+def test_the_schema_is_served_as_yaml_when_asked(client, query, accept):
+    response = client.get(f"/v1/schema{query}", **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 200
+    assert response.content.startswith(b"openapi: 3.1")
+
+
 def test_rate_limited_and_unavailable_answers_carry_retry_after(schema):
     for path, item in schema["paths"].items():
         for op in item.values():
