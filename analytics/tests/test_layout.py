@@ -33,7 +33,9 @@ def imported_modules(source: str) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from a import b` imports a, and b may be a module of it.
             found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.Call) and node.args:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
@@ -110,3 +112,10 @@ def test_the_check_catches_a_forbidden_import(importer, source, target):
 )
 def test_the_allowed_arrows_pass(importer, source):
     assert forbidden_arrows(importer, imported_modules(source)) == set()
+
+
+def test_the_results_page_shapes_statistics_it_does_not_compute():
+    # experiments.selectors computes every statistic once; report.py only words and draws it.
+    imported = imported_modules((ROOT / "experiments" / "report.py").read_text())
+    assert "experiments.selectors" in imported
+    assert "experiments.stats" not in imported
