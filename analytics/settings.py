@@ -180,10 +180,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The plain views first, so that the enums of their answers become components too.
     "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
         "analytics.openapi.add_plain_views",
+        "drf_spectacular.hooks.postprocess_schema_enums",
     ],
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
 
 # CORS for the public endpoints only (see the signal handler in projects.auth); whether an

@@ -8,6 +8,7 @@ from django.views import defaults
 from analytics import degraded
 from analytics.errors import ApiError
 from analytics.http import json_response, plain_api_view
+from analytics.serializers import HealthSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def _cache_is_up() -> bool:
 @plain_api_view("GET")
 def health(request: HttpRequest) -> HttpResponse:
     if request.GET.get("deep") not in ("1", "true"):
-        return json_response({"status": "ok"})
+        return json_response(HealthSerializer.render({}))
     checks = {"database": _database_is_up(), "cache": _cache_is_up()}
     down = [name for name, up in checks.items() if not up]
     fail_open = degraded.counts()
@@ -49,7 +50,7 @@ def health(request: HttpRequest) -> HttpResponse:
             details={"down": down, "failOpen": fail_open},
             headers={"Retry-After": "5"},
         )
-    return json_response({"status": "ok", "checks": dict.fromkeys(checks, "ok"), "failOpen": fail_open})
+    return json_response(HealthSerializer.render({"checks": checks, "failOpen": fail_open}))
 
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from analytics.openapi import NO_NUL, closed_object, error_response, ref
+from analytics.openapi import NO_NUL, error_response, ref
 from ingest import payload
+from ingest.serializers import IngestResultSerializer
 
 TIMESTAMP_MS = {
     "type": ["number", "null"],
@@ -94,28 +95,6 @@ SCHEMAS: dict[str, Any] = {
             "vh": _size(payload.SCREEN_MAX),
         },
     },
-    "IngestResult": closed_object(
-        {
-            "accepted": closed_object(
-                {"events": {"type": "integer", "minimum": 0}, "movement": {"type": "integer", "minimum": 0}}
-            ),
-            "duplicates": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "Events skipped because their id was already stored.",
-            },
-            "rejected": {
-                "type": "array",
-                "items": closed_object(
-                    {
-                        "kind": {"type": "string", "enum": ["event", "movement"]},
-                        "index": {"type": "integer", "minimum": 0, "description": "Position in its array."},
-                        "reason": {"type": "string"},
-                    }
-                ),
-            },
-        }
-    ),
 }
 
 PATHS: dict[str, Any] = {
@@ -166,7 +145,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "202": {
                     "description": "Stored (what was accepted), with what was dropped and why.",
-                    "content": {"application/json": {"schema": ref("IngestResult")}},
+                    "content": {"application/json": {"schema": IngestResultSerializer}},
                 },
                 **{str(status): error_response(status) for status in (400, 401, 403, 413, 429, 503)},
             },

@@ -91,6 +91,7 @@ class ScreenSize:
 
 @dataclass(frozen=True)
 class TrafficStats:
+    project_id: uuid.UUID
     time_range: TimeRange
     interval: Interval
     totals: Totals
@@ -432,6 +433,7 @@ def traffic_stats(
     scope = {"project_id": project_id, "time_range": time_range, "from_rollups": from_rollups}
     sessions = session_rollup(**scope, limit=limit)
     return TrafficStats(
+        project_id=project_id,
         time_range=time_range,
         interval=interval,
         totals=sessions.totals,
