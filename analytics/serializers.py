@@ -79,7 +79,9 @@ def _getter(field: serializers.Field) -> Callable[[Any], Any]:
     left out, called).
     """
     drf_get = field.get_attribute
-    if type(field).get_attribute is not serializers.Field.get_attribute:
+    rule = type(field).get_attribute
+    omits_empty = rule is OmittedWhenEmpty.get_attribute
+    if rule is not serializers.Field.get_attribute and not omits_empty:
         return drf_get  # a field with a rule of its own
     path = tuple(field.source_attrs)
 
@@ -92,6 +94,8 @@ def _getter(field: serializers.Field) -> Callable[[Any], Any]:
                     return drf_get(instance)
         except (KeyError, AttributeError, ObjectDoesNotExist):
             return drf_get(instance)
+        if omits_empty and _is_empty(value):
+            raise SkipField
         return value
 
     return get
@@ -145,9 +149,13 @@ class OmittedWhenEmpty:
 
     def get_attribute(self, instance: Any) -> Any:
         value = super().get_attribute(instance)
-        if value is None or value in ("", {}, []):
+        if _is_empty(value):
             raise SkipField
         return value
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value in ("", {}, [])
 
 
 class OptionalChoice(OmittedWhenEmpty, serializers.ChoiceField):
