@@ -9,6 +9,8 @@ import orjson
 from django.http import Http404, HttpResponse
 from rest_framework import exceptions as drf_exceptions
 
+from analytics.serializers import ErrorSerializer
+
 logger = logging.getLogger(__name__)
 
 
@@ -32,11 +34,8 @@ class ApiError(Exception):
         self.headers = headers or {}
 
     def response(self) -> HttpResponse:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
         return HttpResponse(
-            orjson.dumps({"error": body}, option=orjson.OPT_NON_STR_KEYS),
+            orjson.dumps(ErrorSerializer.render(self), option=orjson.OPT_NON_STR_KEYS),
             status=self.status,
             headers=self.headers,
             content_type="application/json",

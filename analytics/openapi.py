@@ -1,23 +1,35 @@
 """The OpenAPI description of /v1: shared pieces, and the hook that adds the plain views.
 
-The DRF views (admin API) are described by drf-spectacular from their input serializers and
-`extend_schema`. The public endpoints and health are plain Django views (the hot path skips
-DRF on purpose), which drf-spectacular cannot see; each app describes them by hand in its
-`openapi.py`, next to the views, and `add_plain_views` merges those descriptions in.
+Answers are described by their shapes (analytics.serializers.ResponseShape), the same
+declarations the views render them with. The DRF views (admin API) are described by
+drf-spectacular from their input serializers and `extend_schema`. The public endpoints and
+health are plain Django views (the hot path skips DRF on purpose), which drf-spectacular
+cannot see; each app describes their operations in its `openapi.py`, next to the views,
+naming the shapes of their answers, and `add_plain_views` merges those descriptions in.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent, build_mocked_view, get_class
+from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+
+from analytics.serializers import ErrorSerializer, HealthSerializer
 
 # Apps whose openapi.py contributes SCHEMAS (components) and PATHS (plain views).
-DOC_MODULES = ["analytics.openapi", "projects.openapi", "ingest.openapi", "experiments.openapi"]
+DOC_MODULES = [
+    "analytics.openapi",
+    "ingest.openapi",
+    "experiments.openapi",
+]
 
 RETRY_AFTER = {
     "Retry-After": {
@@ -40,52 +52,6 @@ ERROR_DESCRIPTIONS = {
 ADMIN_401 = "Missing or wrong x-admin-key, or no ADMIN_API_KEY configured (`invalid_admin_key`)."
 
 NO_NUL = "^[^\\u0000]*$"
-
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "description": "Every error of the API has this shape.",
-        "required": ["error"],
-        "additionalProperties": False,
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "additionalProperties": False,
-                "properties": {
-                    "code": {"type": "string", "pattern": "^[a-z][a-z0-9_]*$", "examples": ["invalid_field"]},
-                    "message": {"type": "string", "description": "What went wrong and how to fix it."},
-                    "details": {"type": "object", "description": "More about the error, e.g. which field failed."},
-                },
-            }
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status"],
-        "additionalProperties": False,
-        "properties": {
-            "status": {"const": "ok"},
-            "checks": {
-                "type": "object",
-                "description": "With deep=1: each backing store checked.",
-                "required": ["database", "cache"],
-                "properties": {"database": {"const": "ok"}, "cache": {"const": "ok"}},
-            },
-            "failOpen": {"$ref": "#/components/schemas/FailOpen"},
-        },
-    },
-    "FailOpen": {
-        "type": "object",
-        "description": "With deep=1: requests this server process let through without Redis, since it started.",
-        "required": ["rateLimit", "keyCache"],
-        "additionalProperties": False,
-        "properties": {
-            "rateLimit": {"type": "integer", "minimum": 0, "description": "Requests not rate limited."},
-            "keyCache": {"type": "integer", "minimum": 0, "description": "Key lookups that skipped the cache."},
-        },
-    },
-}
 
 SECURITY_SCHEMES: dict[str, Any] = {
     "adminKey": {
@@ -124,7 +90,7 @@ def error_response(status: int) -> dict[str, Any]:
     """A response object (plain OpenAPI) for an error status, for the hand-written paths."""
     response: dict[str, Any] = {
         "description": ERROR_DESCRIPTIONS[status],
-        "content": {"application/json": {"schema": ref("Error")}},
+        "content": {"application/json": {"schema": ErrorSerializer}},
     }
     if status in (429, 503):
         response["headers"] = RETRY_AFTER
@@ -146,7 +112,7 @@ def admin_operation(
     responses: dict[int | tuple[int, str], OpenApiResponse] = dict(success)
     for status in sorted({*standard, *errors}):
         responses[status] = OpenApiResponse(
-            ref("Error"), description=ADMIN_401 if status == 401 else ERROR_DESCRIPTIONS[status]
+            ErrorSerializer, description=ADMIN_401 if status == 401 else ERROR_DESCRIPTIONS[status]
         )
     retry_after = OpenApiParameter(
         "Retry-After",
@@ -185,6 +151,36 @@ class StrictCharFieldExtension(OpenApiSerializerFieldExtension):
         return {**schema, "pattern": "^[^\\u0000]+$"}
 
 
+class ResponseShapeExtension(OpenApiSerializerExtension):
+    """An answer holds exactly the keys of its shape: the schema says no other may appear."""
+
+    target_class = "analytics.serializers.ResponseShape"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        # Its own docstring describes a shape; ResponseShape's would say nothing about it.
+        own = get_class(self.target).__dict__.get("__doc__")
+        schema.pop("description", None)
+        if own:
+            schema["description"] = inspect.cleandoc(own)
+        return {**schema, "additionalProperties": False}
+
+
+class VerbatimExtension(OpenApiSerializerFieldExtension):
+    target_class = "analytics.serializers.Verbatim"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        return {"type": "array", "items": auto_schema.resolve_serializer(self.target.shape, direction).ref}
+
+
+class ConstantExtension(OpenApiSerializerFieldExtension):
+    target_class = "analytics.serializers.Constant"
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        return {"const": self.target.value}
+
+
 PATHS: dict[str, Any] = {
     "/v1/health": {
         "get": {
@@ -202,7 +198,7 @@ PATHS: dict[str, Any] = {
                 }
             ],
             "responses": {
-                "200": {"description": "Serving.", "content": {"application/json": {"schema": ref("Health")}}},
+                "200": {"description": "Serving.", "content": {"application/json": {"schema": HealthSerializer}}},
                 "503": {
                     **error_response(503),
                     "description": "deep=1 and a backing store is down: `details.down` names it "
@@ -214,14 +210,37 @@ PATHS: dict[str, Any] = {
 }
 
 
+def _with_components(node: Any, auto_schema: AutoSchema) -> Any:
+    """The hand-written description with every serializer class in it replaced by a reference
+    to its component, which drf-spectacular builds as it does for the DRF views."""
+    if isinstance(node, type) and issubclass(node, serializers.BaseSerializer):
+        return auto_schema.resolve_serializer(node, "response").ref
+    if isinstance(node, dict):
+        return {key: _with_components(value, auto_schema) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_with_components(value, auto_schema) for value in node]
+    return node
+
+
 def add_plain_views(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: merge the hand-written paths and components."""
-    components = result.setdefault("components", {})
+    """drf-spectacular postprocessing hook: merge the hand-written paths and components.
+
+    Components go through the generator's registry, from which the hooks after this one
+    (the enums') rebuild the components.
+    """
+    registry = generator.registry
+    # An AutoSchema as the generator sets one up for a view, writing to the same registry.
+    auto_schema = AutoSchema()
+    auto_schema.view = build_mocked_view("GET", "/", lambda view: view, registry)
+    auto_schema.registry = registry
+    auto_schema.method = "GET"
     for name in DOC_MODULES:
         module = import_module(name)
-        components.setdefault("schemas", {}).update(getattr(module, "SCHEMAS", {}))
-        result["paths"].update(getattr(module, "PATHS", {}))
-    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+        for component, schema in getattr(module, "SCHEMAS", {}).items():
+            registry.register_on_missing(ResolvedComponent(component, ResolvedComponent.SCHEMA, schema, component))
+        result["paths"].update(_with_components(getattr(module, "PATHS", {}), auto_schema))
+    for scheme, schema in SECURITY_SCHEMES.items():
+        registry.register_on_missing(ResolvedComponent(scheme, ResolvedComponent.SECURITY_SCHEMA, schema, scheme))
+    result["components"] = registry.build(spectacular_settings.APPEND_COMPONENTS)
     result["paths"] = dict(sorted(result["paths"].items()))
-    components["schemas"] = dict(sorted(components["schemas"].items()))
     return result

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "csp",
     "projects",
     "ingest",
+    "insights",
     "experiments",
 ]
 
@@ -205,10 +206,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The plain views first, so that the enums of their answers become components too.
     "POSTPROCESSING_HOOKS": [
-        "drf_spectacular.hooks.postprocess_schema_enums",
         "analytics.openapi.add_plain_views",
+        "drf_spectacular.hooks.postprocess_schema_enums",
     ],
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
 }
 
 # The pages' Content-Security-Policy (django-csp): the admin, /v1/docs and the SDK; the JSON

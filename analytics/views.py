@@ -12,6 +12,7 @@ from django.views.decorators.http import require_safe
 from analytics import degraded
 from analytics.errors import ApiError
 from analytics.http import json_response, plain_api_view
+from analytics.serializers import HealthSerializer
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def _cache_is_up() -> bool:
 @plain_api_view("GET")
 def health(request: HttpRequest) -> HttpResponse:
     if request.GET.get("deep") not in ("1", "true"):
-        return json_response({"status": "ok"})
+        return json_response(HealthSerializer.render({}))
     checks = {"database": _database_is_up(), "cache": _cache_is_up()}
     down = [name for name, up in checks.items() if not up]
     fail_open = degraded.counts()
@@ -70,7 +71,7 @@ def health(request: HttpRequest) -> HttpResponse:
             details={"down": down, "failOpen": fail_open},
             headers={"Retry-After": "5"},
         )
-    return json_response({"status": "ok", "checks": dict.fromkeys(checks, "ok"), "failOpen": fail_open})
+    return json_response(HealthSerializer.render({"checks": checks, "failOpen": fail_open}))
 
 
 @require_safe

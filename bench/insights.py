@@ -25,8 +25,8 @@ import django
 
 django.setup()
 
-from ingest import heatmaps, selectors  # noqa: E402
-from ingest.time_ranges import Interval, TimeRange, today_end  # noqa: E402
+from insights import heatmaps, selectors  # noqa: E402
+from insights.time_ranges import Interval, TimeRange, today_end  # noqa: E402
 from projects.selectors import get_project_by_id_or_name  # noqa: E402
 
 

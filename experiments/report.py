@@ -1,11 +1,14 @@
-"""The admin results page in words and shapes: formatted numbers, a verdict, a chart."""
+"""The admin results page in words and shapes: formatted numbers, a verdict, a chart.
+
+Every number comes computed from experiments.selectors; this module only words and draws
+them, so that the page and the API can never disagree on a statistic.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from experiments import stats
 from experiments.models import Experiment
 from experiments.selectors import ExperimentResults, VariantResult
 
@@ -113,7 +116,7 @@ def _row(variant: VariantResult, *, is_control: bool) -> TableRow:
         exposures=variant.exposures,
         conversions=variant.conversions,
         rate=percent(variant.rate) if variant.exposures else "—",
-        rate_interval=_interval_text(stats.rate_interval(variant.conversions, variant.exposures), percent),
+        rate_interval=_interval_text(variant.rate_ci95, percent),
         uplift=signed_percent(comparison.uplift) if comparison else "",
         p_value=p_value_text(comparison.p_value) if comparison else "",
         difference_interval=_interval_text(comparison.ci95, percentage_points) if comparison else "",
@@ -178,7 +181,7 @@ def _findings(results: ExperimentResults) -> list[Finding]:
 
 
 def _chart(results: ExperimentResults) -> Chart:
-    intervals = [stats.rate_interval(variant.conversions, variant.exposures) for variant in results.variants]
+    intervals = [variant.rate_ci95 for variant in results.variants]
     highest = max((interval[1] for interval in intervals if interval), default=0.0)
     axis_max = next(maximum for maximum in AXIS_MAXIMA if highest <= maximum)
 

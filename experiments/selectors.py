@@ -32,6 +32,8 @@ class VariantResult:
     exposures: int
     conversions: int
     rate: float
+    # The 95% interval of the rate alone (Wilson), for the admin's chart; None without exposures.
+    rate_ci95: tuple[float, float] | None
     # None for the control, which is what the others are compared with.
     comparison: Comparison | None
 
@@ -123,6 +125,7 @@ def experiment_results(*, project_id: uuid.UUID, experiment_key: str, goal: str 
             exposures=exposures,
             conversions=conversions,
             rate=stats.conversion_rate(conversions, exposures),
+            rate_ci95=stats.rate_interval(conversions, exposures),
             comparison=None
             if index == 0
             else _compare(

@@ -28,6 +28,15 @@ class ConversionOutcome(StrEnum):
     DUPLICATE = "duplicate"
     NOT_EXPOSED = "not_exposed"
 
+    @property
+    def recorded(self) -> bool:
+        return self is ConversionOutcome.RECORDED
+
+    @property
+    def reason(self) -> str | None:
+        """Why nothing was recorded; None when it was."""
+        return None if self.recorded else self.value
+
 
 def _clean_text(value: str, *, field: str, max_length: int) -> str:
     value = value.strip()

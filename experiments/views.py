@@ -4,13 +4,16 @@ from rest_framework import serializers
 
 from analytics.api import AdminApiView, StrictCharField, validated_body
 from analytics.errors import invalid_field
-from analytics.http import iso, json_response, plain_api_view, read_json_object
-from analytics.openapi import NO_NUL, admin_operation, ref
+from analytics.http import json_response, plain_api_view, read_json_object
+from analytics.openapi import NO_NUL, admin_operation
 from experiments import selectors, services
-from experiments.models import Experiment
 from experiments.openapi import KEY_PATTERN, VARIANT
-from experiments.selectors import ExperimentResults
-from experiments.services import ConversionOutcome
+from experiments.serializers import (
+    AssignmentSerializer,
+    ConversionSerializer,
+    ExperimentResultsSerializer,
+    ExperimentSerializer,
+)
 from experiments.validation import MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, MAX_VARIANTS, MIN_VARIANTS, clean_identifier
 from projects.auth import authenticate_public
 from projects.selectors import get_project
@@ -44,53 +47,11 @@ def variant_pairs(variants: list) -> list[tuple[object, object]]:
     return pairs
 
 
-def experiment_json(experiment: Experiment) -> dict:
-    return {
-        "id": str(experiment.id),
-        "projectId": str(experiment.project_id),
-        "key": experiment.key,
-        "name": experiment.name,
-        "description": experiment.description,
-        "status": experiment.status,
-        "createdAt": iso(experiment.created_at),
-        "variants": [{"key": variant.key, "weight": variant.weight} for variant in experiment.variants.all()],
-    }
-
-
-def results_json(results: ExperimentResults) -> dict:
-    experiment = results.experiment
-    variants = []
-    for variant in results.variants:
-        row = {
-            "variantKey": variant.key,
-            "weight": variant.weight,
-            "exposures": variant.exposures,
-            "conversions": variant.conversions,
-            "rate": variant.rate,
-        }
-        if variant.comparison is not None:
-            row["uplift"] = variant.comparison.uplift
-            row["pValue"] = variant.comparison.p_value
-            row["ci95"] = list(variant.comparison.ci95) if variant.comparison.ci95 else None
-            row["chanceToBeatControl"] = variant.comparison.chance_to_beat_control
-        variants.append(row)
-    return {
-        "experiment": {
-            "key": experiment.key,
-            "projectId": str(experiment.project_id),
-            "status": experiment.status,
-        },
-        "goal": results.goal,
-        "variants": variants,
-        "srm": {"pValue": results.srm_p_value, "flagged": results.srm_flagged},
-    }
-
-
 class ExperimentsView(AdminApiView):
     @admin_operation(
         operation_id="createExperiment",
         request=ExperimentInput,
-        success={201: OpenApiResponse(ref("Experiment"), description="Created.")},
+        success={201: OpenApiResponse(ExperimentSerializer, description="Created.")},
         errors=(404, 409),
         description="A running experiment. 400 unless there are 2 to 20 variants with distinct keys and integer "
         "weights 0..100 adding up to 100, the first being the control; 404 unknown project; 409 the project "
@@ -106,7 +67,7 @@ class ExperimentsView(AdminApiView):
             name=data["name"],
             description=data["description"],
         )
-        return json_response(experiment_json(experiment), status=201)
+        return json_response(ExperimentSerializer.render(experiment), status=201)
 
 
 class ExperimentResultsView(AdminApiView):
@@ -122,7 +83,7 @@ class ExperimentResultsView(AdminApiView):
                 description="Count conversions on this goal only; empty or absent: any goal.",
             ),
         ),
-        success={200: OpenApiResponse(ref("ExperimentResults"), description="Counts and statistics per variant.")},
+        success={200: OpenApiResponse(ExperimentResultsSerializer, description="Counts and statistics per variant.")},
         errors=(400, 404),
     )
     def get(self, request, key: str):
@@ -135,7 +96,7 @@ class ExperimentResultsView(AdminApiView):
         if goal is not None:
             goal = clean_identifier(goal, field="goal", max_length=MAX_GOAL_LENGTH)
         results = selectors.experiment_results(project_id=project.id, experiment_key=key, goal=goal)
-        return json_response(results_json(results))
+        return json_response(ExperimentResultsSerializer.render(results))
 
 
 @plain_api_view("POST")
@@ -144,7 +105,7 @@ def assign(request: HttpRequest, key: str) -> HttpResponse:
     project = authenticate_public(request, payload, scope="assign")
     anon_id = clean_identifier(payload.get("anonId"), field="anonId", max_length=MAX_ANON_ID_LENGTH)
     variant_key = services.assign(project_id=project.id, experiment_key=key, anon_id=anon_id)
-    return json_response({"variantKey": variant_key})
+    return json_response(AssignmentSerializer.render({"variant_key": variant_key}))
 
 
 @plain_api_view("POST")
@@ -154,6 +115,4 @@ def convert(request: HttpRequest, key: str) -> HttpResponse:
     anon_id = clean_identifier(payload.get("anonId"), field="anonId", max_length=MAX_ANON_ID_LENGTH)
     goal = clean_identifier(payload.get("goal"), field="goal", max_length=MAX_GOAL_LENGTH)
     outcome = services.convert(project_id=project.id, experiment_key=key, anon_id=anon_id, goal=goal)
-    if outcome is ConversionOutcome.RECORDED:
-        return json_response({"recorded": True})
-    return json_response({"recorded": False, "reason": outcome.value})
+    return json_response(ConversionSerializer.render(outcome))

@@ -1,4 +1,7 @@
-"""UTC hour arithmetic: the rollups' unit of time, shared by the write and the read side."""
+"""UTC hour arithmetic: the rollups count per hour, and the read side splits ranges on the
+same boundaries."""
+
+from __future__ import annotations
 
 from datetime import datetime, timedelta
 

@@ -2,8 +2,9 @@
 
 from typing import Any
 
-from analytics.openapi import NO_NUL, closed_object, error_response, ref
-from ingest import heatmaps, payload
+from analytics.openapi import NO_NUL, error_response, ref
+from ingest import payload
+from ingest.serializers import IngestResultSerializer
 
 TIMESTAMP_MS = {
     "type": ["number", "null"],
@@ -27,80 +28,7 @@ def _coordinate() -> dict[str, Any]:
     return {"type": "number", "minimum": 0, "maximum": payload.COORDINATE_MAX, "description": "Page pixels."}
 
 
-COUNT = {"type": "integer", "minimum": 0}
-MOMENT = {"type": "string", "format": "date-time", "description": "ISO 8601, UTC."}
-RANGE = {"from": MOMENT, "to": MOMENT, "timeZone": {"const": "UTC"}}
-
-
-def _ranked(name: str, count: str) -> dict[str, Any]:
-    return {"type": "array", "maxItems": 10, "items": closed_object({name: {"type": "string"}, count: COUNT})}
-
-
 SCHEMAS: dict[str, Any] = {
-    "TrafficStats": closed_object(
-        {
-            "projectId": {"type": "string", "format": "uuid"},
-            **RANGE,
-            "interval": {"type": "string", "enum": ["hour", "day"]},
-            "totals": closed_object(
-                {
-                    "pageViews": COUNT,
-                    "events": COUNT,
-                    "sessions": COUNT,
-                    "visitors": COUNT,
-                    "eventsPerSession": {"type": ["number", "null"], "minimum": 0},
-                    "sessionsWithPageView": COUNT,
-                    "bouncedSessions": COUNT,
-                    "bounceRate": {"type": ["number", "null"], "minimum": 0, "maximum": 1},
-                }
-            ),
-            "series": {
-                "type": "array",
-                "items": closed_object({"start": MOMENT, "pageViews": COUNT, "sessions": COUNT}),
-            },
-            "topPaths": _ranked("path", "pageViews"),
-            "topReferrers": _ranked("referrer", "sessions"),
-            "topEventTypes": _ranked("type", "events"),
-            "languages": _ranked("language", "sessions"),
-            "screenSizes": {
-                "type": "array",
-                "maxItems": 10,
-                "items": closed_object(
-                    {"width": {"type": ["integer", "null"]}, "height": {"type": ["integer", "null"]}, "sessions": COUNT}
-                ),
-            },
-        }
-    ),
-    "Heatmap": closed_object(
-        {
-            "projectId": {"type": "string", "format": "uuid"},
-            "path": {"type": "string"},
-            "kind": {"type": "string", "enum": ["click", "move"]},
-            **RANGE,
-            "referenceWidth": {"const": heatmaps.REFERENCE_WIDTH},
-            "cellSize": {"const": heatmaps.CELL},
-            "columns": {"const": heatmaps.COLUMNS},
-            "rows": COUNT,
-            "samples": COUNT,
-            "maxCount": COUNT,
-            "bins": {
-                "type": "array",
-                "description": "Non-empty bins as [column, row, count].",
-                "items": {"type": "array", "items": COUNT, "minItems": 3, "maxItems": 3},
-            },
-            "scrollDepth": closed_object(
-                {
-                    "sessions": COUNT,
-                    "steps": {
-                        "type": "array",
-                        "items": closed_object(
-                            {"depth": COUNT, "sessions": COUNT, "share": {"type": "number", "minimum": 0, "maximum": 1}}
-                        ),
-                    },
-                }
-            ),
-        }
-    ),
     "IngestBatch": {
         "type": "object",
         "required": ["apiKey", "session"],
@@ -167,28 +95,6 @@ SCHEMAS: dict[str, Any] = {
             "vh": _size(payload.SCREEN_MAX),
         },
     },
-    "IngestResult": closed_object(
-        {
-            "accepted": closed_object(
-                {"events": {"type": "integer", "minimum": 0}, "movement": {"type": "integer", "minimum": 0}}
-            ),
-            "duplicates": {
-                "type": "integer",
-                "minimum": 0,
-                "description": "Events skipped because their id was already stored.",
-            },
-            "rejected": {
-                "type": "array",
-                "items": closed_object(
-                    {
-                        "kind": {"type": "string", "enum": ["event", "movement"]},
-                        "index": {"type": "integer", "minimum": 0, "description": "Position in its array."},
-                        "reason": {"type": "string"},
-                    }
-                ),
-            },
-        }
-    ),
 }
 
 PATHS: dict[str, Any] = {
@@ -240,7 +146,7 @@ PATHS: dict[str, Any] = {
             "responses": {
                 "202": {
                     "description": "Stored (what was accepted), with what was dropped and why.",
-                    "content": {"application/json": {"schema": ref("IngestResult")}},
+                    "content": {"application/json": {"schema": IngestResultSerializer}},
                 },
                 **{str(status): error_response(status) for status in (400, 401, 403, 413, 429, 503)},
             },

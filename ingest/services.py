@@ -40,13 +40,6 @@ class IngestResult:
     duplicates: int
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "accepted": {"events": self.events, "movement": self.movement},
-            "duplicates": self.duplicates,
-            "rejected": self.rejected,
-        }
-
 
 class SessionRecord(TypedDict):
     """A session as the write path takes it; its events and samples name it by `key`."""

@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from analytics.http import json_response, plain_api_view, read_json_object
 from ingest import services
+from ingest.serializers import IngestResultSerializer
 from projects.auth import authenticate_public
 
 
@@ -18,4 +19,4 @@ def ingest(request: HttpRequest) -> HttpResponse:
         received_at=received_at,
         user_agent=request.headers.get("User-Agent", ""),
     )
-    return json_response(result.as_json(), status=202)
+    return json_response(IngestResultSerializer.render(result), status=202)

@@ -4,9 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils.html import format_html
 
-from ingest.insights_admin import insights_urls
 from projects import services
 from projects.models import ApiKey, Project
 from projects.origins import normalise_origins
@@ -53,15 +51,12 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectForm
-    list_display = ["name", "id", "origin_list", "active_keys", "created_at", "traffic"]
+    list_display = ["name", "id", "origin_list", "active_keys", "created_at"]
     search_fields = ["name", "=id", "=keys__key"]
     list_filter = ["created_at"]
-    readonly_fields = ["id", "created_at", "traffic"]
+    readonly_fields = ["id", "created_at"]
     inlines = [ApiKeyInline]
     actions = ["mint_key"]
-
-    def get_urls(self):
-        return insights_urls(self) + super().get_urls()
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         if obj is not None:
@@ -88,13 +83,6 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.display(description="Active keys", ordering="active_key_count")
     def active_keys(self, project: Project) -> int:
         return project.active_key_count
-
-    @admin.display(description="Traffic")
-    def traffic(self, project: Project) -> str:
-        if project.pk is None or project._state.adding:
-            return "—"
-        url = reverse("admin:projects_project_insights", args=[project.pk])
-        return format_html('<a href="{}">Dashboard and heatmaps</a>', url)
 
     def save_model(self, request, obj: Project, form, change: bool) -> None:
         name, origins = form.cleaned_data["name"], form.cleaned_data["origins_text"]

@@ -3,28 +3,10 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from analytics.api import AdminApiView, StrictCharField, validated_body
-from analytics.http import iso, json_response
-from analytics.openapi import admin_operation, ref
+from analytics.http import json_response
+from analytics.openapi import admin_operation
 from projects import selectors, services
-from projects.models import ApiKey, Project
-
-
-def key_json(api_key: ApiKey) -> dict:
-    return {
-        "key": api_key.key,
-        "label": api_key.label,
-        "createdAt": iso(api_key.created_at),
-        "revokedAt": iso(api_key.revoked_at),
-    }
-
-
-def project_json(project: Project) -> dict:
-    return {
-        "id": str(project.id),
-        "name": project.name,
-        "origins": project.origins,
-        "createdAt": iso(project.created_at),
-    }
+from projects.serializers import NewKeySerializer, ProjectListSerializer, ProjectSerializer
 
 
 class ProjectInput(serializers.Serializer):
@@ -39,32 +21,28 @@ class KeyInput(serializers.Serializer):
 class ProjectsView(AdminApiView):
     @admin_operation(
         operation_id="listProjects",
-        success={200: OpenApiResponse(ref("ProjectList"), description="Every project with its keys.")},
+        success={200: OpenApiResponse(ProjectListSerializer, description="Every project with its keys.")},
     )
     def get(self, request):
-        projects = [
-            {**project_json(project), "keys": [key_json(key) for key in project.keys.all()]}
-            for project in selectors.list_projects()
-        ]
-        return json_response({"projects": projects})
+        return json_response(ProjectListSerializer.render({"projects": selectors.list_projects()}))
 
     @admin_operation(
         operation_id="createProject",
         request=ProjectInput,
-        success={201: OpenApiResponse(ref("Project"), description="Created.")},
+        success={201: OpenApiResponse(ProjectSerializer, description="Created.")},
         description="400 on an empty name or an origin that is not scheme://host[:port].",
     )
     def post(self, request):
         data = validated_body(request, ProjectInput)
         project = services.create_project(name=data["name"], origins=data["origins"])
-        return json_response(project_json(project), status=201)
+        return json_response(ProjectSerializer.render(project), status=201)
 
 
 class ProjectKeysView(AdminApiView):
     @admin_operation(
         operation_id="mintKey",
         request=KeyInput,
-        success={201: OpenApiResponse(ref("NewKey"), description="Minted.")},
+        success={201: OpenApiResponse(NewKeySerializer, description="Minted.")},
         errors=(404,),
         description="A new public browser key for the project; the body (and its label) may be left out.",
     )
@@ -72,7 +50,7 @@ class ProjectKeysView(AdminApiView):
         project = selectors.get_project(project_id=project_id)
         data = validated_body(request, KeyInput)
         api_key = services.mint_key(project=project, label=data["label"])
-        return json_response({**key_json(api_key), "projectId": str(project.id)}, status=201)
+        return json_response(NewKeySerializer.render(api_key), status=201)
 
 
 class ProjectKeyView(AdminApiView):

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.utils import timezone
 from jsonschema import Draft202012Validator
 
 from conftest import ADMIN_KEY
@@ -75,6 +76,12 @@ def test_each_endpoint_documents_the_status_codes_of_the_contract(schema, method
     assert {int(status) for status in responses} == CONTRACT[(method, path)]
 
 
+def resolve(schema: dict, node: dict) -> dict:
+    while "$ref" in node:
+        node = schema["components"]["schemas"][node["$ref"].rsplit("/", 1)[-1]]
+    return node
+
+
 def test_every_error_answer_has_the_error_shape(schema):
     for path, item in schema["paths"].items():
         for method, op in item.items():
@@ -82,9 +89,46 @@ def test_every_error_answer_has_the_error_shape(schema):
                 if int(status) >= 400:
                     body = response["content"]["application/json"]["schema"]
                     assert body == {"$ref": "#/components/schemas/Error"}, (method, path, status)
-    error = schema["components"]["schemas"]["Error"]["properties"]["error"]
+    envelope = schema["components"]["schemas"]["Error"]
+    assert (envelope["required"], envelope["additionalProperties"]) == (["error"], False)
+    error = resolve(schema, envelope["properties"]["error"])
     assert set(error["required"]) == {"code", "message"}
     assert set(error["properties"]) == {"code", "message", "details"}
+    assert error["additionalProperties"] is False
+
+
+def test_every_answer_component_is_closed(schema):
+    # Answers come from their shapes: a key that is not in the schema cannot appear.
+    for method, path in CONTRACT:
+        for status, response in operation(schema, method, path)["responses"].items():
+            body = response.get("content", {}).get("application/json", {}).get("schema")
+            if body is not None:
+                assert resolve(schema, body)["additionalProperties"] is False, (method, path, status)
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        (None, "application/vnd.oai.openapi+json"),
+        ("*/*", "application/vnd.oai.openapi+json"),
+        ("application/json", "application/json"),
+        ("application/vnd.oai.openapi+json", "application/vnd.oai.openapi+json"),
+    ],
+)
+def test_the_schema_is_served_as_json_to_whoever_accepts_json(client, accept, media_type):
+    response = client.get("/v1/schema", **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 200
+    assert response["Content-Type"] == media_type
+    assert response.json()["openapi"].startswith("3.1")
+
+
+@pytest.mark.parametrize(
+    ("query", "accept"), [("?format=yaml", None), ("", "application/yaml"), ("", "application/vnd.oai.openapi")]
+)
+def test_the_schema_is_served_as_yaml_when_asked(client, query, accept):
+    response = client.get(f"/v1/schema{query}", **({"HTTP_ACCEPT": accept} if accept else {}))
+    assert response.status_code == 200
+    assert response.content.startswith(b"openapi: 3.1")
 
 
 def test_rate_limited_and_unavailable_answers_carry_retry_after(schema):
@@ -138,10 +182,13 @@ class Recorder:
         if content is None:
             assert response.content == b""
         else:
-            body_schema = content["application/json"]["schema"]
-            validator = Draft202012Validator({"components": self.schema["components"], **body_schema})
-            errors = [error.message for error in validator.iter_errors(json.loads(response.content))]
-            assert not errors, (method, path, status, errors)
+            media_type = response["Content-Type"].split(";")[0]
+            assert media_type in content, (method, path, status, media_type)
+            if media_type == "application/json":
+                body_schema = content[media_type]["schema"]
+                validator = Draft202012Validator({"components": self.schema["components"], **body_schema})
+                errors = [error.message for error in validator.iter_errors(json.loads(response.content))]
+                assert not errors, (method, path, status, errors)
         self.checked.add((method, path, status))
 
 
@@ -163,6 +210,8 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     keys = "/v1/projects/{project_id}/keys"
     get("/v1/health", "/v1/health")
     get("/v1/health?deep=1", "/v1/health")
+    sdk = get("/v1/sdk.js", "/v1/sdk.js")
+    get("/v1/sdk.js", "/v1/sdk.js", HTTP_IF_NONE_MATCH=sdk["ETag"])
     project = post("/v1/projects", "/v1/projects", {"name": "site", "origins": ["https://site.example"]}, **admin)
     post("/v1/projects", "/v1/projects", {"name": ""}, **admin)
     post("/v1/projects", "/v1/projects", {"name": "x"})
@@ -172,6 +221,11 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     get("/v1/projects", "/v1/projects", **admin)
 
     post("/v1/ingest", "/v1/ingest", make_batch(key, events=2, movement=1, sentAt="yesterday"))
+    # Traffic to read back: page views in two sessions, clicks and a scroll on "/".
+    clicks = [{"x": 10 * i, "y": 30 * i, "kind": "click", "path": "/", "vw": 1000, "vh": 800} for i in range(5)]
+    scroll = {"x": 0, "y": 1200, "kind": "scroll", "path": "/", "vw": 1000, "vh": 800}
+    post("/v1/ingest", "/v1/ingest", make_batch(key, events=3, movement=0) | {"movement": [*clicks, scroll]})
+    post("/v1/ingest", "/v1/ingest", make_batch(key, events=1, movement=2))
     batch = make_batch(key)
     batch["events"].append({"type": ""})
     post("/v1/ingest", "/v1/ingest", batch)
@@ -197,13 +251,31 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     get(f"/v1/experiments/hero/results?projectId={project_id}", results, **admin)
     get("/v1/experiments/hero/results", results, **admin)
 
+    stats, heatmap = "/v1/projects/{project_id}/stats", "/v1/projects/{project_id}/heatmap"
+    for query in ("", "?interval=hour&from=" + timezone.now().date().isoformat()):
+        body = get(f"/v1/projects/{project_id}/stats{query}", stats, **admin).json()
+        assert body["totals"]["pageViews"] > 0 and body["totals"]["sessions"] > 0, body
+        assert body["topPaths"] and body["topReferrers"] and body["screenSizes"], body
+    get(f"/v1/projects/{project_id}/stats?interval=week", stats, **admin)
+    get(f"/v1/projects/{project_id[:-1]}0/stats", stats, **admin)
+    get(f"/v1/projects/{project_id}/stats", stats)
+    body = get(f"/v1/projects/{project_id}/heatmap?path=/", heatmap, **admin).json()
+    assert body["samples"] == 5 and body["scrollDepth"]["steps"], body
+    get(f"/v1/projects/{project_id}/heatmap?path=/&kind=move", heatmap, **admin)
+    get(f"/v1/projects/{project_id}/heatmap?path=/&format=png", heatmap, **admin)
+    get(f"/v1/projects/{project_id}/heatmap", heatmap, **admin)
+    get(f"/v1/projects/{project_id[:-1]}0/heatmap?path=/", heatmap, **admin)
+    get(f"/v1/projects/{project_id}/heatmap?path=/", heatmap)
+
     revoke = "/v1/projects/{project_id}/keys/{key}"
     recorder.check(client.delete(f"/v1/projects/{project_id}/keys/{key}", **admin), "delete", revoke)
     recorder.check(client.delete(f"/v1/projects/{project_id}/keys/{tenant.key}", **admin), "delete", revoke)
     post("/v1/experiments/hero/assign", assign, {"apiKey": key, "anonId": "a1"})
 
     statuses = {status for _, _, status in recorder.checked}
-    assert statuses == {200, 201, 202, 204, 400, 401, 403, 404, 409}
+    assert statuses == {200, 201, 202, 204, 304, 400, 401, 403, 404, 409}
+    # Every endpoint answered at least once with success, and each of its answers was checked.
+    assert {(method, path) for method, path, status in recorder.checked if status < 300} == set(CONTRACT)
 
 
 @pytest.mark.parametrize(("label", "valid"), [("", True), ("web", True), ("w\x00b", False), ("x" * 101, False)])

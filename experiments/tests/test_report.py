@@ -2,6 +2,7 @@
 
 import pytest
 
+from experiments import stats
 from experiments.models import Experiment
 from experiments.report import CHART_LABEL_WIDTH, CHART_PLOT_WIDTH, build_report
 from experiments.selectors import Comparison, ExperimentResults, VariantResult
@@ -16,6 +17,7 @@ def results(*arms, status=Experiment.Status.RUNNING, srm_p_value=0.5, comparison
             exposures=exposures,
             conversions=conversions,
             rate=conversions / exposures if exposures else 0.0,
+            rate_ci95=stats.rate_interval(conversions, exposures),
             comparison=None if index == 0 else comparison,
         )
         for index, (key, exposures, conversions) in enumerate(arms)

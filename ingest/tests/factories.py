@@ -60,3 +60,30 @@ def make_sample(
         viewport_width=vw,
         viewport_height=vh,
     )
+
+
+# Later than every event of ingest_events' batches: each is a late arrival, like a retried
+# batch, and lands in the hour it happened in, not the hour it arrived in.
+LATE_RECEIPT = at("2025-03-12 12:00")
+
+
+def ms(text: str) -> int:
+    """'2025-03-10 10:30' as epoch milliseconds, the SDK's timestamps."""
+    return int(at(text).timestamp() * 1000)
+
+
+def ingest_events(
+    project: Project,
+    session_id: str,
+    events: list[tuple[str, str, str]],
+    *,
+    referrer: str = "",
+    anon_id: str = "a",
+) -> None:
+    """One batch of (type, path, time) events through the ingest service, received at LATE_RECEIPT."""
+    payload = {
+        "session": {"sessionId": session_id, "anonId": anon_id, "referrer": referrer, "language": "en"},
+        "events": [{"type": kind, "path": path, "ts": ms(when)} for kind, path, when in events],
+        "movement": [],
+    }
+    services.ingest_batch(project_id=project.id, payload=payload, received_at=LATE_RECEIPT)

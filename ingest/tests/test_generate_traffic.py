@@ -9,9 +9,8 @@ from django.db import connection
 from django.db.models import Count, Max, Min
 from django.utils import timezone
 
-from ingest import partitions, selectors
+from ingest import partitions
 from ingest.models import Event, MovementSample, Session
-from ingest.time_ranges import TimeRange
 
 pytestmark = pytest.mark.django_db
 
@@ -42,14 +41,6 @@ def test_it_writes_the_asked_number_of_events_with_sessions_and_movement(tenant,
     times = list(events.order_by("pk").values_list("occurred_at", flat=True))
     in_order = sum(earlier <= later for earlier, later in pairwise(times))
     assert in_order / (len(times) - 1) > 0.95
-
-    # The selectors see the same rows the raw tables hold.
-    totals = selectors.session_rollup(
-        project_id=tenant.project.id, time_range=TimeRange(start=before - timedelta(days=4), end=after)
-    ).totals
-    assert (totals.events, totals.sessions) == (1500, sessions.count())
-    assert totals.page_views == types["page_view"]
-    assert 0 < totals.bounce_rate < 1
 
 
 def test_a_second_run_adds_to_the_same_project(tenant):

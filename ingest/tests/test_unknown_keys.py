@@ -24,7 +24,7 @@ def test_unknown_keys_from_one_address_get_429_with_retry_after(send, tenant, se
     assert Event.objects.exclude(project=tenant.project).count() == 0
 
 
-@pytest.mark.skipif(not hasattr(cache, "client"), reason="counts calls to a real Redis (REDIS_URL)")
+@pytest.mark.skipif(not hasattr(cache, "client"), reason="counts calls to a real Redis: needs redis-server installed")
 def test_a_limited_guess_costs_one_redis_round_trip_and_no_query(send, settings, monkeypatch, db):
     from redis.client import Pipeline, Redis
 

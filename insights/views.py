@@ -9,11 +9,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 
 from analytics.api import AdminApiView
 from analytics.errors import invalid_field
-from analytics.http import iso, json_response
-from analytics.openapi import NO_NUL, admin_operation, ref
-from ingest import heatmaps, selectors
-from ingest.heatmap_png import render_heatmap_png
-from ingest.time_ranges import Interval, TimeRange, parse_interval, parse_range
+from analytics.http import json_response
+from analytics.openapi import NO_NUL, admin_operation
+from insights import heatmaps, selectors
+from insights.heatmap_png import render_heatmap_png
+from insights.serializers import HeatmapSerializer, TrafficStatsSerializer
+from insights.time_ranges import Interval, parse_interval, parse_range
 from projects.selectors import get_project
 
 HEATMAP_FORMATS = ("json", "png")
@@ -33,69 +34,11 @@ RANGE_ERRORS = (
 )
 
 
-def _range_json(time_range: TimeRange) -> dict:
-    return {"from": iso(time_range.start), "to": iso(time_range.end), "timeZone": "UTC"}
-
-
-def _ranked_json(rows: list[selectors.RankedValue], key: str, count: str) -> list[dict]:
-    return [{key: row.value, count: row.count} for row in rows]
-
-
-def stats_json(project_id: str, stats: selectors.TrafficStats) -> dict:
-    totals = stats.totals
-    return {
-        "projectId": project_id,
-        **_range_json(stats.time_range),
-        "interval": str(stats.interval),
-        "totals": {
-            "pageViews": totals.page_views,
-            "events": totals.events,
-            "sessions": totals.sessions,
-            "visitors": totals.visitors,
-            "eventsPerSession": totals.events_per_session,
-            "sessionsWithPageView": totals.sessions_with_page_view,
-            "bouncedSessions": totals.bounced_sessions,
-            "bounceRate": totals.bounce_rate,
-        },
-        "series": [
-            {"start": iso(bucket.start), "pageViews": bucket.page_views, "sessions": bucket.sessions}
-            for bucket in stats.series
-        ],
-        "topPaths": _ranked_json(stats.top_paths, "path", "pageViews"),
-        "topReferrers": _ranked_json(stats.top_referrers, "referrer", "sessions"),
-        "topEventTypes": _ranked_json(stats.top_event_types, "type", "events"),
-        "languages": _ranked_json(stats.languages, "language", "sessions"),
-        "screenSizes": [
-            {"width": row.width, "height": row.height, "sessions": row.sessions} for row in stats.screen_sizes
-        ],
-    }
-
-
-def heatmap_json(project_id: str, heatmap: heatmaps.Heatmap, depth: heatmaps.ScrollDepth) -> dict:
-    return {
-        "projectId": project_id,
-        "path": heatmap.path,
-        "kind": str(heatmap.kind),
-        **_range_json(heatmap.time_range),
-        "referenceWidth": heatmaps.REFERENCE_WIDTH,
-        "cellSize": heatmaps.CELL,
-        "columns": heatmaps.COLUMNS,
-        "rows": heatmap.rows,
-        "samples": heatmap.samples,
-        "maxCount": heatmap.max_count,
-        "bins": [[cell.column, cell.row, cell.count] for cell in heatmap.bins],
-        "scrollDepth": {
-            "sessions": depth.sessions,
-            "steps": [{"depth": step.depth, "sessions": step.sessions, "share": step.share} for step in depth.steps],
-        },
-    }
-
-
 class ProjectStatsView(AdminApiView):
     @admin_operation(
         operation_id="projectStats",
         parameters=(*RANGE_PARAMETERS, choice("interval", ["hour", "day"])),
-        success={200: OpenApiResponse(ref("TrafficStats"), description="Totals, series and top lists.")},
+        success={200: OpenApiResponse(TrafficStatsSerializer, description="Totals, series and top lists.")},
         errors=(400, 404),
         description=f"At most 31 days by hour, 366 by day. {RANGE_ERRORS}",
     )
@@ -104,7 +47,7 @@ class ProjectStatsView(AdminApiView):
         interval = parse_interval(request.GET.get("interval"))
         time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=interval)
         stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval)
-        return json_response(stats_json(str(project.id), stats))
+        return json_response(TrafficStatsSerializer.render(stats))
 
 
 class ProjectHeatmapView(AdminApiView):
@@ -126,7 +69,7 @@ class ProjectHeatmapView(AdminApiView):
             choice("format", list(HEATMAP_FORMATS)),
         ),
         success={
-            (200, "application/json"): OpenApiResponse(ref("Heatmap"), description="Bins and scroll depth."),
+            (200, "application/json"): OpenApiResponse(HeatmapSerializer, description="Bins and scroll depth."),
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The heatmap drawn (format=png)."),
         },
         errors=(400, 404),
@@ -147,4 +90,4 @@ class ProjectHeatmapView(AdminApiView):
         if output == "png":
             return HttpResponse(render_heatmap_png(heatmap), content_type="image/png")
         depth = heatmaps.scroll_depth(project_id=project.id, path=path, time_range=time_range)
-        return json_response(heatmap_json(str(project.id), heatmap, depth))
+        return json_response(HeatmapSerializer.render({"heatmap": heatmap, "scroll_depth": depth}))

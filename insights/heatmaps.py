@@ -23,7 +23,7 @@ from django.db.models.functions import MD5, Cast
 
 from analytics.errors import invalid_field
 from ingest.models import MovementSample
-from ingest.time_ranges import TimeRange
+from insights.time_ranges import TimeRange
 
 REFERENCE_WIDTH = 1000
 CELL = 20
@@ -66,6 +66,7 @@ class Bin:
 
 @dataclass(frozen=True)
 class Heatmap:
+    project_id: uuid.UUID
     path: str
     kind: HeatmapKind
     time_range: TimeRange
@@ -135,7 +136,7 @@ def movement_heatmap(*, project_id: uuid.UUID, path: str, kind: HeatmapKind, tim
         .order_by("row", "column")
     )
     bins = [Bin(column=row["column"], row=row["row"], count=row["n"]) for row in rows]
-    return Heatmap(path=path, kind=kind, time_range=time_range, bins=bins)
+    return Heatmap(project_id=project_id, path=path, kind=kind, time_range=time_range, bins=bins)
 
 
 def scroll_depth(*, project_id: uuid.UUID, path: str, time_range: TimeRange) -> ScrollDepth:

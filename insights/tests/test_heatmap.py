@@ -5,10 +5,10 @@ import zlib
 
 import pytest
 
-from ingest.heatmap_png import BACKGROUND, CELL_PX, STOPS, encode_png, heat_colour
-from ingest.heatmaps import COLUMNS, HeatmapKind, movement_heatmap
 from ingest.tests.factories import at, make_sample, make_session
-from ingest.time_ranges import TimeRange
+from insights.heatmap_png import BACKGROUND, CELL_PX, STOPS, encode_png, heat_colour
+from insights.heatmaps import COLUMNS, HeatmapKind, movement_heatmap
+from insights.time_ranges import TimeRange
 
 pytestmark = pytest.mark.django_db
 

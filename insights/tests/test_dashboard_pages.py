@@ -7,11 +7,11 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
-from ingest.charts import series_chart
-from ingest.heatmap_png import STOPS
-from ingest.selectors import Bucket
 from ingest.tests.factories import at, make_event, make_sample, make_session
-from ingest.time_ranges import Interval
+from insights.charts import series_chart
+from insights.heatmap_png import STOPS
+from insights.selectors import Bucket
+from insights.time_ranges import Interval
 
 pytestmark = pytest.mark.django_db
 

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from analytics.errors import ApiError, invalid_field
 from analytics.http import iso
+from ingest.hours import ceil_hour, floor_hour
 
 
 class Interval(StrEnum):
@@ -110,15 +111,6 @@ def parse_range(
             details={"interval": str(interval), "maxDays": limit_days},
         )
     return TimeRange(start=start, end=end)
-
-
-def floor_hour(moment: datetime) -> datetime:
-    return moment.replace(minute=0, second=0, microsecond=0)
-
-
-def ceil_hour(moment: datetime) -> datetime:
-    floor = floor_hour(moment)
-    return floor if floor == moment else floor + timedelta(hours=1)
 
 
 def whole_hours(time_range: TimeRange) -> TimeRange | None:

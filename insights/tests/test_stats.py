@@ -18,12 +18,14 @@ plus s6, whose only page view is at 03-12 00:00 (the range's end, excluded), and
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from analytics.errors import ApiError
-from ingest import selectors
+from ingest.models import Event, Session
 from ingest.tests.factories import at, make_event, make_session
-from ingest.time_ranges import Interval, TimeRange, bucket_starts, parse_range
+from insights import selectors
+from insights.time_ranges import Interval, TimeRange, bucket_starts, parse_range
 
 pytestmark = pytest.mark.django_db
 
@@ -273,3 +275,16 @@ def test_the_default_source_gives_the_numbers_of_the_raw_events(traffic):
     if not selectors.rollups_available():
         with pytest.raises(ValueError):
             selectors.traffic_stats(**scope, from_rollups=True)
+
+
+def test_the_stats_count_what_generate_traffic_wrote(tenant):
+    before = timezone.now()
+    call_command("generate_traffic", str(tenant.project.id), "--days", "3", "--events", "1500", "--seed", "7")
+    after = timezone.now()
+    events = Event.objects.filter(project=tenant.project)
+    totals = selectors.session_rollup(
+        project_id=tenant.project.id, time_range=TimeRange(start=before - timedelta(days=4), end=after)
+    ).totals
+    assert (totals.events, totals.sessions) == (1500, Session.objects.filter(project=tenant.project).count())
+    assert totals.page_views == events.filter(type="page_view").count()
+    assert 0 < totals.bounce_rate < 1

@@ -26,7 +26,7 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import Trunc
 
 from ingest.models import Event, HourlyCount, HourlyCountDelta, Session, SessionHour
-from ingest.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
+from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
 
 PAGE_VIEW = "page_view"
 TOP_N = 10
@@ -82,6 +82,7 @@ class ScreenSize:
 
 @dataclass(frozen=True)
 class TrafficStats:
+    project_id: uuid.UUID
     time_range: TimeRange
     interval: Interval
     totals: Totals
@@ -423,6 +424,7 @@ def traffic_stats(
     scope = {"project_id": project_id, "time_range": time_range, "from_rollups": from_rollups}
     sessions = session_rollup(**scope, limit=limit)
     return TrafficStats(
+        project_id=project_id,
         time_range=time_range,
         interval=interval,
         totals=sessions.totals,

@@ -4,6 +4,9 @@ The test site is a small HTTP server on another port of 127.0.0.1; its page load
 the live server (http://localhost:<port>), so every request the SDK makes is a real cross-origin
 one, checked against the project's origins. What the SDK did is proven by what the service
 stored. Faults are real too: the service fails because a table it writes to is gone.
+
+It tests the whole service rather than one app: the one SDK drives both products, ingest
+and experiments, which must not import each other.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import math
 import struct
 import zlib
 
-from ingest.heatmaps import CELL, COLUMNS, REFERENCE_WIDTH, Heatmap
+from insights.heatmaps import CELL, COLUMNS, REFERENCE_WIDTH, Heatmap
 
 CELL_PX = 8
 # At least one viewport width deep, so an empty or shallow map still has a page shape.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ingest.selectors import Bucket
-from ingest.time_ranges import Interval
+from insights.selectors import Bucket
+from insights.time_ranges import Interval
 
 WIDTH = 960
 HEIGHT = 260

@@ -1,7 +1,10 @@
 """Staff pages in the Django admin: a project's traffic dashboard and its movement heatmaps.
 
-They hang off ProjectAdmin (see projects/admin.py) and use the same selectors as the
-admin API, so the page and GET /v1/projects/<id>/stats always agree.
+A dashboard belongs to a project, so its pages live under the project's admin URLs
+(/admin/projects/project/<id>/insights/): this module extends the project admin with them
+and with a link column, and registers the result in its place. Projects know nothing of the
+traffic they guard. The pages use the same selectors as the admin API, so the page and
+GET /v1/projects/<id>/stats always agree.
 """
 
 from __future__ import annotations
@@ -16,13 +19,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import urlencode
 
 from analytics.errors import ApiError
-from ingest import heatmaps, selectors
-from ingest.charts import series_chart
-from ingest.heatmap_png import STOPS, render_heatmap_png
-from ingest.time_ranges import Interval, TimeRange, parse_interval, parse_range
+from insights import heatmaps, selectors
+from insights.charts import series_chart
+from insights.heatmap_png import STOPS, render_heatmap_png
+from insights.time_ranges import Interval, TimeRange, parse_interval, parse_range
+from projects.admin import ProjectAdmin
 from projects.models import Project
 from projects.selectors import get_project
 
@@ -153,7 +158,7 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         paths=paths,
         range_query=range_query,
     )
-    return TemplateResponse(request, "admin/ingest/dashboard.html", context)
+    return TemplateResponse(request, "admin/insights/dashboard.html", context)
 
 
 def _heatmap_choice(request: HttpRequest) -> tuple[str, heatmaps.HeatmapKind]:
@@ -193,7 +198,7 @@ def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.Mod
         reference_width=heatmaps.REFERENCE_WIDTH,
         cell=heatmaps.CELL,
     )
-    return TemplateResponse(request, "admin/ingest/heatmap.html", context)
+    return TemplateResponse(request, "admin/insights/heatmap.html", context)
 
 
 def heatmap_image_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
@@ -202,3 +207,23 @@ def heatmap_image_view(request: HttpRequest, object_id: str, *, model_admin: adm
     _picker, time_range, _interval, _error = _chosen_range(request)
     heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path_, kind=kind, time_range=time_range)
     return HttpResponse(render_heatmap_png(heatmap), content_type="image/png")
+
+
+class ProjectWithTrafficAdmin(ProjectAdmin):
+    list_display = [*ProjectAdmin.list_display, "traffic"]
+    readonly_fields = [*ProjectAdmin.readonly_fields, "traffic"]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [*insights_urls(self), *super().get_urls()]
+
+    @admin.display(description="Traffic")
+    def traffic(self, project: Project) -> str:
+        if project.pk is None or project._state.adding:
+            return "—"
+        url = reverse("admin:projects_project_insights", args=[project.pk])
+        return format_html('<a href="{}">Dashboard and heatmaps</a>', url)
+
+
+# Importing ProjectAdmin above registered it; the extended admin takes its place.
+admin.site.unregister(Project)
+admin.site.register(Project, ProjectWithTrafficAdmin)

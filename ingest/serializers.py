@@ -1,0 +1,24 @@
+"""The answer to POST /v1/ingest (see analytics.serializers)."""
+
+from rest_framework import serializers
+
+from analytics.serializers import ResponseShape, Verbatim
+
+
+class IngestAcceptedSerializer(ResponseShape):
+    events = serializers.IntegerField(min_value=0)
+    movement = serializers.IntegerField(min_value=0)
+
+
+class IngestRejectionSerializer(ResponseShape):
+    kind = serializers.ChoiceField(choices=["event", "movement"])
+    index = serializers.IntegerField(min_value=0, help_text="Position in its array.")
+    reason = serializers.CharField()
+
+
+class IngestResultSerializer(ResponseShape):
+    accepted = IngestAcceptedSerializer(source="*")
+    duplicates = serializers.IntegerField(min_value=0, help_text="Events skipped because their id was already stored.")
+    # Built by the payload checks in this form, and there may be a hundred of them: passed on
+    # rather than rendered one by one on the hot path.
+    rejected = Verbatim(IngestRejectionSerializer)

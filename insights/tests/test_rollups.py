@@ -1,0 +1,133 @@
+"""The stats read from the rollups (Postgres) are those of the raw events: whole hours from
+the rollups, the partial hours at a range's edges from raw events, combined per session."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from ingest import services
+from ingest.models import SessionHour
+from ingest.tests.factories import at, ingest_events
+from insights import selectors
+from insights.time_ranges import Interval, TimeRange
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="only Postgres keeps rollups"),
+]
+
+PAGES = ["/", "/pricing", "/docs", "/blog/post-1", "/signup"]
+TYPES = ["page_view", "page_view", "page_view", "cta_click", "signup"]
+
+
+def stats(project, start: str, end: str, *, interval: Interval = Interval.HOUR, from_rollups: bool):
+    return selectors.traffic_stats(
+        project_id=project.id,
+        time_range=TimeRange(start=at(start), end=at(end)),
+        interval=interval,
+        limit=50,
+        from_rollups=from_rollups,
+    )
+
+
+def test_a_late_event_counts_in_its_hour(tenant):
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30"), ("signup", "/", "2025-03-12 11:59")])
+    ingest_events(project, "s1", [("page_view", "/pricing", "2025-03-10 10:45")])
+    early = stats(project, "2025-03-10 10:00", "2025-03-10 11:00", from_rollups=True)
+    assert (early.totals.page_views, early.totals.sessions, early.totals.bounced_sessions) == (2, 1, 0)
+    assert [(row.value, row.count) for row in early.top_paths] == [("/", 1), ("/pricing", 1)]
+
+
+def test_a_session_split_between_an_edge_and_whole_hours_is_one_session(tenant):
+    project = tenant.project
+    # One page view in the partial first hour (raw), one in a whole hour (rollup): one session
+    # with two page views, so no bounce; s2's only page view is in the partial last hour.
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30"), ("page_view", "/docs", "2025-03-10 11:10")])
+    ingest_events(project, "s2", [("page_view", "/", "2025-03-10 12:20")], referrer="https://t.co/")
+    ingest_events(project, "s3", [("page_view", "/", "2025-03-10 12:40")])
+    found = stats(project, "2025-03-10 10:15", "2025-03-10 12:30", from_rollups=True)
+    assert found.totals == selectors.Totals(
+        page_views=3, events=3, sessions=2, visitors=1, sessions_with_page_view=2, bounced_sessions=1
+    )
+    assert [(row.value, row.count) for row in found.top_referrers] == [("", 1), ("https://t.co/", 1)]
+    assert [(bucket.page_views, bucket.sessions) for bucket in found.series] == [(1, 1), (1, 1), (1, 1)]
+    assert found == stats(project, "2025-03-10 10:15", "2025-03-10 12:30", from_rollups=False)
+
+
+def test_a_session_keeps_the_dimensions_of_its_first_batch(tenant):
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30")], referrer="https://first.example/")
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 14:30")], referrer="https://second.example/")
+    found = stats(project, "2025-03-10 00:00", "2025-03-11 00:00", from_rollups=True)
+    assert [(row.value, row.count) for row in found.top_referrers] == [("https://first.example/", 1)]
+
+
+def test_a_session_over_several_hours_counts_once_with_all_its_page_views(tenant):
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30")])
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:40")])
+    ingest_events(project, "s2", [("page_view", "/", "2025-03-10 10:30")])
+    ingest_events(project, "s1", [("page_view", "/docs", "2025-03-10 09:59")])  # late, an hour before
+    ingest_events(project, "s2", [("page_view", "/", "2025-03-10 10:50"), ("signup", "/", "2025-03-10 11:05")])
+    found = stats(project, "2025-03-10 00:00", "2025-03-11 00:00", from_rollups=True)
+    assert (found.totals.sessions, found.totals.page_views, found.totals.bounced_sessions) == (2, 5, 0)
+    assert found == stats(project, "2025-03-10 00:00", "2025-03-11 00:00", from_rollups=False)
+
+
+def test_compaction_changes_no_number(tenant, other_tenant):
+    project = tenant.project
+    for n in range(3):
+        ingest_events(project, f"s{n}", [("page_view", "/", "2025-03-10 10:30"), ("signup", "/", "2025-03-10 11:30")])
+    ingest_events(other_tenant.project, "x", [("page_view", "/", "2025-03-10 10:30")])
+    before = stats(project, "2025-03-10 00:00", "2025-03-11 00:00", from_rollups=True)
+    assert services.compact_hourly_counts() == 3 + 2
+    assert stats(project, "2025-03-10 00:00", "2025-03-11 00:00", from_rollups=True) == before
+    # Later batches of a compacted hour are read from the deltas, next to the compacted count.
+    ingest_events(project, "late", [("page_view", "/", "2025-03-10 10:50")])
+    assert stats(project, "2025-03-10 00:00", "2025-03-11 00:00", from_rollups=True).top_paths[0].count == 4
+
+
+def test_the_rollups_give_the_numbers_of_the_raw_events(tenant, other_tenant):
+    """Random traffic over three days, all of it late, some sent twice; random ranges,
+    aligned or not; before and after compaction."""
+    rng = random.Random(8)
+    origin = at("2025-03-09 00:00")
+    for n in range(60):
+        project = tenant.project if n % 6 else other_tenant.project
+        first = origin + timedelta(seconds=rng.randrange(3 * 86400))
+        for _batch in range(rng.randint(1, 3)):
+            events = []
+            for _event in range(rng.randint(0, 6)):
+                moment = first + timedelta(seconds=rng.randrange(3 * 3600))
+                events.append((rng.choice(TYPES), rng.choice(PAGES), moment.isoformat(sep=" ")[:26]))
+            referrer = rng.choice(["", "https://t.co/"])
+            ingest_events(project, f"s{n}", events, referrer=referrer, anon_id=f"a{n % 17}")
+    # The reads rely on it: every session with more than one rollup row has all of them marked.
+    marks: dict[int, list[bool]] = {}
+    for session_id, marked in SessionHour.objects.filter(project=tenant.project).values_list(
+        "session_id", "spans_hours"
+    ):
+        marks.setdefault(session_id, []).append(marked)
+    assert all(len(found) == 1 or all(found) for found in marks.values())
+    for round_ in range(2):
+        for _range in range(25):
+            start = origin + timedelta(seconds=rng.randrange(3 * 86400), microseconds=rng.randrange(10**6))
+            if rng.random() < 0.3:
+                start = start.replace(minute=0, second=0, microsecond=0)
+            end = start + timedelta(seconds=rng.randrange(1, 2 * 86400))
+            for interval in Interval:
+                scope = {
+                    "project_id": tenant.project.id,
+                    "time_range": TimeRange(start=start, end=end),
+                    "interval": interval,
+                    "limit": 50,
+                }
+                raw = selectors.traffic_stats(**scope, from_rollups=False)
+                assert selectors.traffic_stats(**scope, from_rollups=True) == raw, (round_, start, end, interval)
+                assert selectors.traffic_stats(**{**scope, "limit": 3}, from_rollups=True) == selectors.traffic_stats(
+                    **{**scope, "limit": 3}, from_rollups=False
+                )
+        services.compact_hourly_counts()

@@ -1,0 +1,34 @@
+"""The admin API's answers about projects and keys (see analytics.serializers)."""
+
+from rest_framework import serializers
+
+from analytics.serializers import ResponseShape, Timestamp
+from projects.selectors import KEY_PREFIX
+
+
+class KeySerializer(ResponseShape):
+    key = serializers.RegexField(rf"^{KEY_PREFIX}[A-Za-z0-9_-]{{24,}}\Z", help_text="The public browser key.")
+    label = serializers.CharField()
+    createdAt = Timestamp(source="created_at")
+    revokedAt = Timestamp(source="revoked_at", allow_null=True, help_text="ISO 8601, UTC; null while active.")
+
+
+class NewKeySerializer(KeySerializer):
+    projectId = serializers.UUIDField(source="project_id")
+
+
+class ProjectSerializer(ResponseShape):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    origins = serializers.ListField(
+        child=serializers.CharField(), help_text="Allowed browser origins, scheme://host[:port], normalised."
+    )
+    createdAt = Timestamp(source="created_at")
+
+
+class ProjectWithKeysSerializer(ProjectSerializer):
+    keys = KeySerializer(many=True)
+
+
+class ProjectListSerializer(ResponseShape):
+    projects = ProjectWithKeysSerializer(many=True)
