@@ -5,11 +5,11 @@ range [start, end) (UTC); Python only shapes the aggregated rows. What each numb
 is defined once, in docs/insights.md ("Definitions"); the dashboard's legend says it in
 short for the people reading the page.
 
-On Postgres the whole UTC hours of a range are read from the rollups the ingest statement
-keeps (SessionHour, HourlyCount and HourlyCountDelta), and only the partial hours at the
-range's edges from raw events; both are combined per session before anything is counted, so
-the numbers are those of the raw events. `from_rollups=False` reads only raw events (the
-only way on SQLite, which has no rollups).
+The whole UTC hours of a range are read from the rollups the ingest statement keeps
+(SessionHour, HourlyCount and HourlyCountDelta), and only the partial hours at the range's
+edges from raw events; both are combined per session before anything is counted, so the
+numbers are those of the raw events (insights/tests/reference.py computes them from the raw
+rows alone, and the tests hold the two to each other).
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Trunc
 
 from ingest.models import Event, HourlyCount, HourlyCountDelta, Session, SessionHour
 from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
@@ -94,20 +92,16 @@ class TrafficStats:
     screen_sizes: list[ScreenSize]
 
 
-def events_in_range(*, project_id: uuid.UUID, time_range: TimeRange) -> QuerySet[Event]:
-    return Event.objects.filter(
-        project_id=project_id, occurred_at__gte=time_range.start, occurred_at__lt=time_range.end
-    )
-
-
 # Totals and the per-session breakdowns come from one statement: the range's events are
 # grouped per session once (`visits`), and every number is read off that set. Separate
 # queries would scan the range five times. Sessions are counted per combination of referrer,
 # language and screen in one pass, and each breakdown sums those few combinations.
 # Visitors are counted over a GROUP BY, which hashes, rather than COUNT(DISTINCT), which
-# sorts every anonId and took twice as long on 1.5 million sessions.
+# sorts every anonId and took twice as long on 1.5 million sessions. NOT MATERIALIZED inlines
+# `visits` into its two readers rather than writing a month of sessions to a temporary store
+# first: each reader then scans what it needs, estimated from the tables' statistics.
 SESSION_ROLLUP_SQL = """
-WITH visits AS {inline} ({visits}),
+WITH visits AS NOT MATERIALIZED ({visits}),
 combinations AS (
     SELECT referrer, language, screen_width, screen_height, COUNT(*) AS sessions,
            SUM(event_count) AS events, SUM(view_count) AS views,
@@ -143,16 +137,11 @@ SELECT * FROM (
 # then refuses to match it with the numbers of the totals row.
 NO_INT = "CAST(NULL AS BIGINT)"
 NO_TEXT = "CAST(NULL AS VARCHAR(1))"
-# Per session with an event in the range: its events, page views and dimensions.
-RAW_VISITS_SQL = """
-SELECT active.event_count, active.view_count, sessions.anon_id, sessions.referrer,
-       sessions.language, sessions.screen_width, sessions.screen_height
-FROM ({active}) active JOIN {session_table} sessions ON sessions.id = active.session_id
-"""
 SESSION = Session._meta.db_table
 EVENT = Event._meta.db_table
 SESSION_HOUR = SessionHour._meta.db_table
-# The same from the rollups for whole hours and from raw events for the edges. A session whose
+# Per session with an event in the range: its events, page views and dimensions, from the
+# rollups for whole hours and from raw events for the edges. A session whose
 # only row is in the range is complete as it is; the rows of sessions that span hours are added
 # up per session with their raw events at the edges (a session's dimensions are the same in
 # every row of it). Grouping only those keeps the hash table small.
@@ -175,11 +164,6 @@ FROM (
 GROUP BY session_id, anon_id, referrer, language, screen_width, screen_height
 """
 
-
-# Postgres inlines `visits` into its two readers rather than writing a month of sessions to
-# a temporary store first: each reader then scans what it needs, estimated from the tables'
-# statistics (older SQLite does not know the hint, and has no rollups to read anyway).
-INLINE_ON_POSTGRES = "NOT MATERIALIZED"
 # Room to hash a month of sessions (or visitors) in memory instead of spilling them to disk,
 # which took twice as long; grouping by hashing, as the planner cannot tell how few
 # combinations of referrer, language and screen there are and would sort 1.5 million sessions
@@ -191,21 +175,9 @@ AGGREGATE_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL enable_sort = of
 @contextmanager
 def _aggregate_cursor() -> Iterator[CursorWrapper]:
     with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            for setting in AGGREGATE_SETTINGS:
-                cursor.execute(setting)
+        for setting in AGGREGATE_SETTINGS:
+            cursor.execute(setting)
         yield cursor
-
-
-def rollups_available() -> bool:
-    """Whether this database has the rollups: the ingest statement that keeps them is Postgres's."""
-    return connection.vendor == "postgresql"
-
-
-def _use_rollups(from_rollups: bool | None) -> bool:
-    if from_rollups and not rollups_available():
-        raise ValueError("only Postgres keeps rollups")
-    return rollups_available() if from_rollups is None else from_rollups
 
 
 def _split(project_id: uuid.UUID, time_range: TimeRange, *, column: str = "occurred_at") -> tuple[list, str, list]:
@@ -228,26 +200,12 @@ class SessionRollup:
     screen_sizes: list[ScreenSize]
 
 
-def session_rollup(
-    *, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N, from_rollups: bool | None = None
-) -> SessionRollup:
+def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> SessionRollup:
     """Totals, and sessions per referrer, language and screen size, for the range."""
-    if _use_rollups(from_rollups):
-        hour_params, edges, edge_params = _split(project_id, time_range, column="e.occurred_at")
-        visits = ROLLUP_VISITS_SQL.format(edges=edges)
-        visits_params = [*hour_params, *hour_params, *edge_params]
-    else:
-        active = (
-            events_in_range(project_id=project_id, time_range=time_range)
-            .values("session_id")
-            .annotate(event_count=Count("pk"), view_count=Count("pk", filter=Q(type=PAGE_VIEW)))
-            .order_by()
-        )
-        active_sql, visits_params = active.query.sql_with_params()
-        visits = RAW_VISITS_SQL.format(active=active_sql, session_table=connection.ops.quote_name(SESSION))
+    hour_params, edges, edge_params = _split(project_id, time_range, column="e.occurred_at")
+    visits_params = [*hour_params, *hour_params, *edge_params]
     sql = SESSION_ROLLUP_SQL.format(
-        inline=INLINE_ON_POSTGRES if connection.vendor == "postgresql" else "",
-        visits=visits,
+        visits=ROLLUP_VISITS_SQL.format(edges=edges),
         no_int=NO_INT,
         no_text=NO_TEXT,
         no_counts=", ".join([NO_INT] * 4),
@@ -323,41 +281,18 @@ GROUP BY 1
 """
 
 
-def _series_rows(*, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, from_rollups: bool | None):
-    if _use_rollups(from_rollups):
-        hour_params, edges, edge_params = _split(project_id, time_range)
-        with _aggregate_cursor() as cursor:
-            unit = str(interval)
-            params = [unit, *hour_params, unit, *hour_params, unit, *edge_params]
-            cursor.execute(ROLLUP_SERIES_SQL.format(edges=edges), params)
-            return [
-                {"bucket": bucket, "page_views": int(views), "sessions": int(n)}
-                for bucket, views, n in cursor.fetchall()
-            ]
-    return (
-        events_in_range(project_id=project_id, time_range=time_range)
-        .annotate(bucket=Trunc("occurred_at", str(interval), tzinfo=UTC))
-        .values("bucket")
-        .annotate(
-            page_views=Count("id", filter=Q(type=PAGE_VIEW)),
-            sessions=Count("session_id", distinct=True),
-        )
-        .order_by()
-    )
-
-
-def traffic_series(
-    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, from_rollups: bool | None = None
-) -> list[Bucket]:
+def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: Interval) -> list[Bucket]:
     """Page views and active sessions per UTC hour or day; empty buckets are included."""
-    rows = _series_rows(project_id=project_id, time_range=time_range, interval=interval, from_rollups=from_rollups)
-    found = {row["bucket"]: row for row in rows}
-    return [
-        Bucket(
-            start=start,
-            page_views=found.get(start, {}).get("page_views", 0),
-            sessions=found.get(start, {}).get("sessions", 0),
+    hour_params, edges, edge_params = _split(project_id, time_range)
+    unit = str(interval)
+    with _aggregate_cursor() as cursor:
+        cursor.execute(
+            ROLLUP_SERIES_SQL.format(edges=edges),
+            [unit, *hour_params, unit, *hour_params, unit, *edge_params],
         )
+        found = {bucket: (int(views), int(sessions)) for bucket, views, sessions in cursor.fetchall()}
+    return [
+        Bucket(start=start, page_views=found.get(start, (0, 0))[0], sessions=found.get(start, (0, 0))[1])
         for start in bucket_starts(time_range, interval)
     ]
 
@@ -380,48 +315,29 @@ LIMIT %s
 """
 
 
-def _top(
-    *, project_id: uuid.UUID, time_range: TimeRange, field: str, limit: int, from_rollups: bool | None
-) -> list[RankedValue]:
+def _top(*, project_id: uuid.UUID, time_range: TimeRange, field: str, limit: int) -> list[RankedValue]:
     """Page views per path or events per type, the `limit` most frequent."""
-    page_views_only = field == HourlyCount.Dimension.PATH
-    if _use_rollups(from_rollups):
-        hour_params, edges, edge_params = _split(project_id, time_range)
-        sql = ROLLUP_TOP_SQL.format(
-            field=field, edges=edges, only_page_views=f"AND type = '{PAGE_VIEW}'" if page_views_only else ""
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*hour_params, field, *hour_params, field, *edge_params, limit])
-            return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]
-    rows = events_in_range(project_id=project_id, time_range=time_range)
-    if page_views_only:
-        rows = rows.filter(type=PAGE_VIEW)
-    ranked = rows.values(field).annotate(n=Count("pk")).order_by("-n", field)[:limit]
-    return [RankedValue(value=row[field], count=row["n"]) for row in ranked]
+    hour_params, edges, edge_params = _split(project_id, time_range)
+    only_page_views = f"AND type = '{PAGE_VIEW}'" if field == HourlyCount.Dimension.PATH else ""
+    sql = ROLLUP_TOP_SQL.format(field=field, edges=edges, only_page_views=only_page_views)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*hour_params, field, *hour_params, field, *edge_params, limit])
+        return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]
 
 
-def top_paths(
-    *, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N, from_rollups: bool | None = None
-) -> list[RankedValue]:
-    return _top(project_id=project_id, time_range=time_range, field="path", limit=limit, from_rollups=from_rollups)
+def top_paths(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
+    return _top(project_id=project_id, time_range=time_range, field="path", limit=limit)
 
 
-def top_event_types(
-    *, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N, from_rollups: bool | None = None
-) -> list[RankedValue]:
-    return _top(project_id=project_id, time_range=time_range, field="type", limit=limit, from_rollups=from_rollups)
+def top_event_types(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
+    return _top(project_id=project_id, time_range=time_range, field="type", limit=limit)
 
 
 def traffic_stats(
-    *,
-    project_id: uuid.UUID,
-    time_range: TimeRange,
-    interval: Interval,
-    limit: int = TOP_N,
-    from_rollups: bool | None = None,
+    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
 ) -> TrafficStats:
     """Everything the dashboard and GET /v1/projects/<id>/stats show, for one range."""
-    scope = {"project_id": project_id, "time_range": time_range, "from_rollups": from_rollups}
+    scope = {"project_id": project_id, "time_range": time_range}
     sessions = session_rollup(**scope, limit=limit)
     return TrafficStats(
         project_id=project_id,

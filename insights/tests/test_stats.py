@@ -25,6 +25,7 @@ from analytics.errors import ApiError
 from ingest.models import Event, Session
 from ingest.tests.factories import at, make_event, make_session
 from insights import selectors
+from insights.tests import reference
 from insights.time_ranges import Interval, TimeRange, bucket_starts, parse_range
 
 pytestmark = pytest.mark.django_db
@@ -264,17 +265,39 @@ def test_a_date_in_to_includes_that_whole_day_and_naive_times_are_utc():
         parse_range("2025-03-10", "2025-03-09", now=now)
 
 
-def test_the_default_source_gives_the_numbers_of_the_raw_events(traffic):
-    # Rollups on Postgres, raw events elsewhere; both must agree with the raw computation.
+def test_the_reference_counts_the_hand_counted_numbers(traffic):
+    # The tests of the rollups lean on insights/tests/reference.py; it must itself be right.
+    scope = {
+        "project_id": traffic.project.id,
+        "time_range": TimeRange(start=at("2025-03-10 00:00"), end=at("2025-03-12 00:00")),
+        "interval": Interval.DAY,
+    }
+    counted = reference.traffic_stats(**scope)
+    assert counted.totals == selectors.Totals(
+        page_views=7, events=10, sessions=5, visitors=4, sessions_with_page_view=4, bounced_sessions=2
+    )
+    assert [(bucket.page_views, bucket.sessions) for bucket in counted.series] == [(6, 4), (1, 2)]
+    assert [(row.width, row.height, row.sessions) for row in counted.screen_sizes] == [
+        (1440, 900, 2),
+        (None, None, 2),
+        (390, 844, 1),
+    ]
+    assert [(row.value, row.count) for row in counted.top_referrers] == [("", 2), (GOOGLE, 2), (HN, 1)]
+    assert counted == selectors.traffic_stats(**scope)
+
+
+@pytest.mark.parametrize("interval", list(Interval))
+def test_an_unaligned_range_gives_the_numbers_of_the_raw_events(traffic, interval):
+    # Partial hours at both edges (raw events) around whole hours (rollups), one session
+    # crossing midnight and one crossing an hour.
     scope = {
         "project_id": traffic.project.id,
         "time_range": TimeRange(start=at("2025-03-10 10:30"), end=at("2025-03-11 00:11")),
-        "interval": Interval.HOUR,
+        "interval": interval,
     }
-    assert selectors.traffic_stats(**scope) == selectors.traffic_stats(**scope, from_rollups=False)
-    if not selectors.rollups_available():
-        with pytest.raises(ValueError):
-            selectors.traffic_stats(**scope, from_rollups=True)
+    found = selectors.traffic_stats(**scope)
+    assert found == reference.traffic_stats(**scope)
+    assert found.totals.sessions == 2  # s3 from 10:59 and s1; s2's 10:15 is before the start
 
 
 def test_the_stats_count_what_generate_traffic_wrote(tenant):

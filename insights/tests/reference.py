@@ -1,0 +1,95 @@
+"""The traffic numbers counted in plain Python from the raw Event and Session rows, to check
+insights.selectors against: no rollups, no SQL aggregates, the definitions of docs/insights.md
+applied row by row."""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta
+
+from ingest.models import Event, Session
+from insights.selectors import TOP_N, Bucket, RankedValue, ScreenSize, Totals, TrafficStats
+from insights.time_ranges import Interval, TimeRange
+
+PAGE_VIEW = "page_view"
+
+
+def _bucket_of(moment: datetime, interval: Interval) -> datetime:
+    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return moment.replace(hour=0) if interval == Interval.DAY else moment
+
+
+def _buckets(time_range: TimeRange, interval: Interval) -> list[datetime]:
+    step = timedelta(days=1) if interval == Interval.DAY else timedelta(hours=1)
+    starts, start = [], _bucket_of(time_range.start, interval)
+    while start < time_range.end:
+        starts.append(start)
+        start += step
+    return starts
+
+
+def _ranked(counts: Counter, limit: int) -> list[RankedValue]:
+    """Most frequent first; ties by value."""
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return [RankedValue(value=value, count=count) for value, count in rows[:limit]]
+
+
+def traffic_stats(
+    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
+) -> TrafficStats:
+    events = list(
+        Event.objects.filter(
+            project_id=project_id, occurred_at__gte=time_range.start, occurred_at__lt=time_range.end
+        ).values("session_id", "type", "path", "occurred_at")
+    )
+    sessions = {
+        row["id"]: row
+        for row in Session.objects.filter(id__in={event["session_id"] for event in events}).values(
+            "id", "anon_id", "referrer", "language", "screen_width", "screen_height"
+        )
+    }
+
+    views_per_session: Counter = Counter()
+    events_per_session: Counter = Counter()
+    views_per_bucket: Counter = Counter()
+    sessions_per_bucket: defaultdict[datetime, set[int]] = defaultdict(set)
+    for event in events:
+        viewed = event["type"] == PAGE_VIEW
+        events_per_session[event["session_id"]] += 1
+        views_per_session[event["session_id"]] += viewed
+        bucket = _bucket_of(event["occurred_at"], interval)
+        views_per_bucket[bucket] += viewed
+        sessions_per_bucket[bucket].add(event["session_id"])
+
+    active = [sessions[session_id] for session_id in events_per_session]
+    totals = Totals(
+        page_views=sum(views_per_session.values()),
+        events=len(events),
+        sessions=len(active),
+        visitors=len({session["anon_id"] for session in active}),
+        sessions_with_page_view=sum(1 for n in views_per_session.values() if n >= 1),
+        bounced_sessions=sum(1 for n in views_per_session.values() if n == 1),
+    )
+    screens = Counter((session["screen_width"], session["screen_height"]) for session in active)
+    screen_order = sorted(
+        screens.items(),
+        key=lambda item: (-item[1], item[0][0] is None, item[0][0] or 0, item[0][1] is None, item[0][1] or 0),
+    )
+    return TrafficStats(
+        project_id=project_id,
+        time_range=time_range,
+        interval=interval,
+        totals=totals,
+        series=[
+            Bucket(start=start, page_views=views_per_bucket[start], sessions=len(sessions_per_bucket[start]))
+            for start in _buckets(time_range, interval)
+        ],
+        top_paths=_ranked(Counter(event["path"] for event in events if event["type"] == PAGE_VIEW), limit),
+        top_referrers=_ranked(Counter(session["referrer"] for session in active), limit),
+        top_event_types=_ranked(Counter(event["type"] for event in events), limit),
+        languages=_ranked(Counter(session["language"] for session in active), limit),
+        screen_sizes=[
+            ScreenSize(width=width, height=height, sessions=count) for (width, height), count in screen_order[:limit]
+        ],
+    )
