@@ -76,13 +76,25 @@ def call(
         connection.close()
 
 
-def server_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    """Production settings (DEBUG off) for a server under test."""
+# Read by processes under test instead of the checkout's .env, whose development values
+# (DEBUG, the example admin key) would otherwise fill in whatever a test leaves unset.
+EMPTY_ENV_FILE = Path(__file__).with_name("empty.env")
+
+
+def process_env(**settings: str) -> dict[str, str]:
+    """The environment of a process under test: the test run's own, less what configures the
+    service, with no .env read, plus `settings`."""
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DATABASE_", "REDIS_", "DJANGO_", "GUNICORN_", "WEB_CONCURRENCY"))
+        if not key.startswith(("DATABASE_", "REDIS_", "DJANGO_", "GUNICORN_", "WEB_CONCURRENCY", "ENV_FILE"))
     }
+    return {**env, "ENV_FILE": str(EMPTY_ENV_FILE), **settings}
+
+
+def server_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """Production settings (DEBUG off) for a server under test."""
+    env = process_env()
     env.update(
         DJANGO_SETTINGS_MODULE="analytics.settings",
         DEBUG="false",

@@ -1,6 +1,5 @@
 """With DEBUG off, configuration that is unsafe in production stops the process at start-up."""
 
-import os
 import re
 import subprocess
 import sys
@@ -8,22 +7,21 @@ import sys
 import pytest
 from django.conf import settings
 
-from analytics.tests.live import ROOT
+from analytics.tests.live import ROOT, process_env
 
 START = "import django; django.setup()"
 
 
 def start_in_production(**overrides: str) -> subprocess.CompletedProcess:
-    env = {
-        **{key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")},
+    production = {
         "DJANGO_SETTINGS_MODULE": "analytics.settings",
         "DEBUG": "false",
         "SECRET_KEY": "probe-" + "p" * 50,
         "ALLOWED_HOSTS": "analytics.example.com",
         "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
         "REDIS_URL": "redis://127.0.0.1:1/0",
-        **overrides,
     }
+    env = process_env(**{**production, **overrides})
     return subprocess.run([sys.executable, "-c", START], cwd=ROOT, env=env, capture_output=True, text=True)
 
 

@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import pytest
 from django.test import Client
 
 from analytics import api
-from analytics.tests.live import ROOT
+from analytics.tests.live import ROOT, process_env
 from conftest import ADMIN_KEY
 from experiments import services as experiments
 from experiments.models import Assignment, Conversion
@@ -165,16 +164,15 @@ print(settings.DEBUG, settings.SESSION_COOKIE_SECURE, settings.CSRF_COOKIE_SECUR
 
 
 def test_production_settings_make_cookies_secure_and_send_hsts():
-    env = {
-        **{key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")},
-        "DJANGO_SETTINGS_MODULE": "analytics.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": "probe-" + "p" * 50,
-        "ALLOWED_HOSTS": "testserver",
-        "DATABASE_URL": "postgres://nobody@127.0.0.1:1/none",
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-        "SECURE_HSTS_SECONDS": "31536000",
-    }
+    env = process_env(
+        DJANGO_SETTINGS_MODULE="analytics.settings",
+        DEBUG="false",
+        SECRET_KEY="probe-" + "p" * 50,
+        ALLOWED_HOSTS="testserver",
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        SECURE_HSTS_SECONDS="31536000",
+    )
     probe = subprocess.run(
         [sys.executable, "-c", PRODUCTION_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
