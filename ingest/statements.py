@@ -84,9 +84,11 @@ WITH sessions AS (
     )
 ), events AS (
     SELECT coalesce(e.session_key, 0) AS session_key, e.client_id, e.type, e.path, e.props,
-           {_epoch("e.occurred_us")} AS occurred_at
-    FROM json_to_recordset(%(events)s::json)
-        AS e(session_key integer, client_id text, type text, path text, props jsonb, occurred_us bigint)
+           {_epoch("e.occurred_us")} AS occurred_at, e.position
+    FROM ROWS FROM (
+        json_to_recordset(%(events)s::json)
+            AS (session_key integer, client_id text, type text, path text, props jsonb, occurred_us bigint)
+    ) WITH ORDINALITY AS e(session_key, client_id, type, path, props, occurred_us, position)
 ), event_hours AS (
     SELECT session_key, min(hour) AS first_hour, count(DISTINCT hour) > 1 AS spans
     FROM (SELECT session_key, date_trunc('hour', occurred_at, 'UTC') AS hour FROM events) AS timed
@@ -126,7 +128,9 @@ WITH sessions AS (
     FROM events AS e JOIN rollup_sessions AS s ON s.session_key = e.session_key
     WHERE (e.client_id IS NULL OR e.client_id IN (SELECT client_id FROM claimed))
       AND (%(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed))
-    ORDER BY e.occurred_at  -- rows in time order, as the time-ranged scans of the readers like them
+    -- Rows in time order, as the readers' time-ranged scans like them; at the same time, in the
+    -- order they were sent.
+    ORDER BY e.occurred_at, e.position
     RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
 ), new_samples AS (
     INSERT INTO {SAMPLES} (
