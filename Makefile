@@ -10,10 +10,11 @@ DEMO_DAYS ?= 14
 
 .PHONY: run test lint format worker migrate superuser bench clean demo demo-data
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt requirements-oracle.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -r requirements-oracle.txt
 	touch $@
 
 .env:
