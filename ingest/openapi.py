@@ -132,8 +132,18 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
-            "events": {"type": ["array", "null"], "items": ref("IngestEvent")},
-            "movement": {"type": ["array", "null"], "items": ref("IngestMovementSample")},
+            "events": {
+                "type": ["array", "null"],
+                "items": ref("IngestEvent"),
+                "maxItems": payload.MAX_EVENTS,
+                "description": f"At most {payload.MAX_EVENTS}; more answers 400 `too_many_items`, storing nothing.",
+            },
+            "movement": {
+                "type": ["array", "null"],
+                "items": ref("IngestMovementSample"),
+                "maxItems": payload.MAX_MOVEMENT,
+                "description": f"At most {payload.MAX_MOVEMENT}; more answers 400 `too_many_items`, storing nothing.",
+            },
         },
     },
     "IngestEvent": {
@@ -150,7 +160,12 @@ SCHEMAS: dict[str, Any] = {
             "ts": TIMESTAMP_MS,
             "props": {
                 "type": ["object", "null"],
-                "description": f"At most {payload.PROPS_MAX_BYTES} bytes of JSON, without NUL characters.",
+                "description": (
+                    f"At most {payload.PROPS_MAX_BYTES} bytes of JSON, without NUL characters, nesting objects "
+                    f"and arrays at most {payload.PROPS_MAX_DEPTH} levels deep. Numbers are stored as sent: an "
+                    "integer beyond 64 bits or a number a 64-bit float does not hold (1e400, "
+                    "1.0000000000000000001) rejects the event; send such values as strings."
+                ),
             },
         },
     },
@@ -179,6 +194,8 @@ SCHEMAS: dict[str, Any] = {
             },
             "rejected": {
                 "type": "array",
+                "maxItems": payload.REJECTED_LISTED,
+                "description": f"The first {payload.REJECTED_LISTED} items dropped, with why.",
                 "items": closed_object(
                     {
                         "kind": {"type": "string", "enum": ["event", "movement"]},
@@ -187,6 +204,7 @@ SCHEMAS: dict[str, Any] = {
                     }
                 ),
             },
+            "rejectedCount": {"type": "integer", "minimum": 0, "description": "Every item dropped."},
         }
     ),
 }

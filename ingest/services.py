@@ -38,12 +38,15 @@ class IngestResult:
     movement: int
     duplicates: int
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # All items rejected; `rejected` lists the first REJECTED_LISTED of them.
+    rejected_count: int = 0
 
     def as_json(self) -> dict[str, Any]:
         return {
             "accepted": {"events": self.events, "movement": self.movement},
             "duplicates": self.duplicates,
             "rejected": self.rejected,
+            "rejectedCount": self.rejected_count,
         }
 
 
@@ -330,6 +333,7 @@ def ingest_batch(
         movement=stored.movement,
         duplicates=len(batch.events) - stored.events,
         rejected=batch.rejected,
+        rejected_count=batch.rejected_count,
     )
 
 
