@@ -13,7 +13,16 @@ from django.utils import timezone
 
 from analytics.http import fingerprint
 from ingest import partitions
-from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
+from ingest.models import (
+    BatchClaim,
+    Event,
+    EventKey,
+    HourlyCount,
+    HourlyCountDelta,
+    MovementSample,
+    Session,
+    SessionHour,
+)
 from ingest.payload import Batch, EventInput, SessionInput, from_epoch_us, parse_batch
 from ingest.time_ranges import ceil_hour, floor_hour
 
@@ -99,10 +108,10 @@ def _claim_client_ids(*, project_id: uuid.UUID, client_ids: list[str], received_
 
 
 def _batch_key(batch: Batch) -> str | None:
-    """What a batch with a batchId claims among the stored ids, so that a retry of it stores
-    nothing again: not its samples, nor its events without an id. A digest, so that any
-    batchId fits the column and cannot pass for an event id."""
-    return None if batch.batch_id is None else "batch:" + fingerprint(batch.batch_id)
+    """What a batch with a batchId claims (BatchClaim), so that a retry of it stores nothing
+    again: not its samples, nor its events without an id. A digest, so that any batchId fits
+    the column."""
+    return None if batch.batch_id is None else fingerprint(batch.batch_id)
 
 
 def _first_of_each_id(events: list[EventInput]) -> list[EventInput]:
@@ -127,10 +136,12 @@ def _store_with_orm(
         session_pk = _upsert_session(
             project_id=project_id, session=batch.session, received_at=received_at, user_agent=user_agent
         )
-        if batch_key is not None and not _claim_client_ids(
-            project_id=project_id, client_ids=[batch_key], received_at=received_at
-        ):
-            return Stored(events=0, movement=0)  # a retry of a batch already stored
+        if batch_key is not None:
+            _, claimed_now = BatchClaim.objects.get_or_create(
+                project_id=project_id, batch_key=batch_key, defaults={"received_at": received_at}
+            )
+            if not claimed_now:
+                return Stored(events=0, movement=0)  # a retry of a batch already stored
         claimed = _claim_client_ids(
             project_id=project_id,
             client_ids=[event["client_id"] for event in events if event["client_id"] is not None],
@@ -211,10 +222,10 @@ WITH events AS (
     RETURNING s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
               s.first_event_hour, s.spans_hours
 ), batch_claimed AS (
-    INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
+    INSERT INTO {BatchClaim._meta.db_table} (project_id, batch_key, received_at)
     SELECT %(project)s, %(batch_key)s::text, %(received_at)s WHERE %(batch_key)s::text IS NOT NULL
     ON CONFLICT DO NOTHING
-    RETURNING client_id
+    RETURNING batch_key
 ), claimed AS (
     INSERT INTO {EventKey._meta.db_table} (project_id, client_id, received_at)
     SELECT %(project)s, client_id, %(received_at)s FROM events WHERE client_id IS NOT NULL
@@ -500,6 +511,7 @@ def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
             _delete_in_batches(HourlyCount, dry_run=dry_run, hour__lt=cutoff)
             + _delete_in_batches(HourlyCountDelta, dry_run=dry_run, hour__lt=cutoff)
         ),
+        "batchClaims": _delete_in_batches(BatchClaim, dry_run=dry_run, received_at__lt=cutoff),
     }
     logger.info("retention sweep (%s days, dry run %s): %s", days, dry_run, counts)
     return counts
