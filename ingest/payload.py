@@ -7,7 +7,6 @@ batch; it only checks types and bounds and builds plain dicts for the bulk inser
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
@@ -43,8 +42,6 @@ REJECTED_LISTED = 100
 MOVEMENT_KINDS = frozenset({"move", "click", "scroll"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-# A NUL character as orjson writes it; an escaped backslash before "u0000" is plain text.
-ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class ItemError(ValueError):
@@ -199,14 +196,21 @@ def _session(raw: Any) -> SessionInput:
 
 
 def _props_problem(props: dict[str, Any]) -> str | None:
-    """What keeps props from being stored that their size does not show: nesting deeper than
-    PROPS_MAX_DEPTH, a NUL character (Postgres jsonb cannot hold it) or a number that could not
-    be read exactly. A loop, not recursion: a JSON body can nest 1,024 levels deep."""
+    """What keeps props from being stored, but for their encoded size: nesting deeper than
+    PROPS_MAX_DEPTH, a NUL character (Postgres jsonb cannot hold it), a number that could not
+    be read exactly, or more values than fit in PROPS_MAX_BYTES. Walked before they are
+    encoded, so the encoder never sees deep nesting (orjson 3.11.3 corrupted memory on objects
+    172 to 191 deep); a loop, as a JSON body may nest 1,024 levels deep."""
     pending = [(props, 1)]
+    # Each value takes 2 bytes of JSON at least ("0,"): more cannot fit.
+    budget = PROPS_MAX_BYTES // 2
     while pending:
         value, depth = pending.pop()
         if depth > PROPS_MAX_DEPTH:
             return f"must not nest objects and arrays more than {PROPS_MAX_DEPTH} levels deep"
+        budget -= len(value)
+        if budget < 0:
+            return f"must be at most {PROPS_MAX_BYTES} bytes of JSON"
         if type(value) is dict:
             if any("\x00" in key for key in value):
                 return "must not contain NUL characters"
@@ -226,19 +230,11 @@ def _props(value: Any) -> dict[str, Any]:
         return {}
     if type(value) is not dict:
         raise ItemError("props", "must be an object")
-    try:
-        encoded = orjson.dumps(value)
-    except orjson.JSONEncodeError:
-        # orjson refuses to nest more than 255 levels; the walk names the problem.
-        raise ItemError("props", _props_problem(value) or "must be a JSON object") from None
-    if len(encoded) > PROPS_MAX_BYTES:
-        raise ItemError("props", f"must be at most {PROPS_MAX_BYTES} bytes of JSON")
-    # Walked only when the encoding shows it may be needed: few props hold a NUL, a marked
-    # number or more objects and arrays than may nest.
-    if ENCODED_NUL.search(encoded) or encoded.count(b"{") + encoded.count(b"[") > PROPS_MAX_DEPTH:
-        problem = _props_problem(value)
-        if problem is not None:
-            raise ItemError("props", problem)
+    problem = _props_problem(value)
+    if problem is None and len(orjson.dumps(value)) > PROPS_MAX_BYTES:
+        problem = f"must be at most {PROPS_MAX_BYTES} bytes of JSON"
+    if problem is not None:
+        raise ItemError("props", problem)
     return value
 
 
