@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
@@ -66,7 +66,10 @@ def is_exact(token: str) -> bool:
     if number == 0:
         mantissa = token.partition("e")[0].partition("E")[0]
         return not mantissa.strip("-.0")
-    return Decimal(repr(number)) == Decimal(token)
+    try:
+        return Decimal(repr(number)) == Decimal(token)
+    except InvalidOperation:  # an exponent beyond Decimal's, which no double holds either
+        return False
 
 
 def may_hold_inexact_numbers(body: bytes) -> bool:
