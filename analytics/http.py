@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from analytics.errors import ApiError
+from analytics.json_numbers import parse_json
 
 
 def json_response(data: Any, *, status: int = 200, headers: dict[str, str] | None = None) -> HttpResponse:
@@ -47,11 +48,11 @@ def plain_api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Cal
 def read_json_object(request: HttpRequest) -> dict[str, Any]:
     """The body as a JSON object, whatever the Content-Type says (sendBeacon sends text/plain).
 
-    orjson refuses NaN, Infinity, numbers beyond a double's range and invalid UTF-8 (larger
-    integers become floats, which the field checks then bound).
+    orjson refuses NaN, Infinity and invalid UTF-8; a number that cannot be read exactly is
+    marked for the field checks to refuse (analytics/json_numbers.py).
     """
     try:
-        data = orjson.loads(request.body)
+        data = parse_json(request.body)
     except orjson.JSONDecodeError as exc:
         raise ApiError(400, "invalid_json", f"The body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

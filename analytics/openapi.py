@@ -39,7 +39,8 @@ RETRY_AFTER = {
 }
 
 ERROR_DESCRIPTIONS = {
-    400: "Malformed body or invalid field (`invalid_json`, `invalid_body`, `invalid_field`, `invalid_content_length`).",
+    400: "Malformed body or invalid field (`invalid_json`, `invalid_body`, `invalid_field`, `invalid_content_length`, "
+    "`too_many_items`).",
     401: "Missing (`missing_api_key`), unknown or revoked (`invalid_api_key`) apiKey.",
     403: "The Origin header is not one of the project's origins (`origin_not_allowed`).",
     404: "Unknown project, key or experiment.",

@@ -85,6 +85,24 @@ class EventKey(models.Model):
         return self.client_id
 
 
+class BatchClaim(models.Model):
+    """The batchIds already stored per project, as digests: a retry of a batch stores nothing.
+
+    A table of its own, so that no event id can pass for a batch's id, nor back.
+    """
+
+    pk = models.CompositePrimaryKey("project_id", "batch_key")
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    batch_key = models.CharField(max_length=64)
+    received_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["received_at"], name="batchclaim_received")]
+
+    def __str__(self) -> str:
+        return self.batch_key
+
+
 class MovementSample(models.Model):
     class Kind(models.TextChoices):
         MOVE = "move"

@@ -60,8 +60,18 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
-            "events": {"type": ["array", "null"], "items": ref("IngestEvent")},
-            "movement": {"type": ["array", "null"], "items": ref("IngestMovementSample")},
+            "events": {
+                "type": ["array", "null"],
+                "items": ref("IngestEvent"),
+                "maxItems": payload.MAX_EVENTS,
+                "description": f"At most {payload.MAX_EVENTS}; more answers 400 `too_many_items`, storing nothing.",
+            },
+            "movement": {
+                "type": ["array", "null"],
+                "items": ref("IngestMovementSample"),
+                "maxItems": payload.MAX_MOVEMENT,
+                "description": f"At most {payload.MAX_MOVEMENT}; more answers 400 `too_many_items`, storing nothing.",
+            },
         },
     },
     "IngestEvent": {
@@ -78,7 +88,12 @@ SCHEMAS: dict[str, Any] = {
             "ts": TIMESTAMP_MS,
             "props": {
                 "type": ["object", "null"],
-                "description": f"At most {payload.PROPS_MAX_BYTES} bytes of JSON, without NUL characters.",
+                "description": (
+                    f"At most {payload.PROPS_MAX_BYTES} bytes of JSON, without NUL characters, nesting objects "
+                    f"and arrays at most {payload.PROPS_MAX_DEPTH} levels deep. Numbers are stored as sent: an "
+                    "integer beyond 64 bits or a number a 64-bit float does not hold (1e400, "
+                    "1.0000000000000000001) rejects the event; send such values as strings."
+                ),
             },
         },
     },

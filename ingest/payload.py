@@ -7,14 +7,14 @@ batch; it only checks types and bounds and builds plain dicts for the bulk inser
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 import orjson
 
-from analytics.errors import invalid_field
+from analytics.errors import ApiError, invalid_field
+from analytics.json_numbers import inexact_number
 
 ID_MAX = 128
 EVENT_TYPE_MAX = 64
@@ -24,6 +24,9 @@ REFERRER_MAX = 2048
 LANGUAGE_MAX = 35
 USER_AGENT_MAX = 512
 PROPS_MAX_BYTES = 8 * 1024
+# Objects and arrays inside props, the props object being level 1. Far deeper than analytics
+# properties go, and far below what encoders and Postgres refuse.
+PROPS_MAX_DEPTH = 32
 SCREEN_MAX = 100_000
 COORDINATE_MAX = 10_000_000
 # Epoch milliseconds from 2000 to 2100: outside is a broken clock or a unit mistake.
@@ -31,11 +34,14 @@ TS_MIN_MS = 946_684_800_000
 TS_MAX_MS = 4_102_444_800_000
 # Client times later than this past the server's clock are clamped to the server's clock.
 FUTURE_TOLERANCE_MS = 60_000
+# Items per batch: the SDK sends at most 200; a cap keeps one request's work bounded.
+MAX_EVENTS = 1000
+MAX_MOVEMENT = 1000
+# Entries in the answer's `rejected` list; `rejectedCount` gives them all.
+REJECTED_LISTED = 100
 MOVEMENT_KINDS = frozenset({"move", "click", "scroll"})
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-# A NUL character as orjson writes it; an escaped backslash before "u0000" is plain text.
-ENCODED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class ItemError(ValueError):
@@ -94,6 +100,25 @@ class Batch:
     events: list[EventInput] = field(default_factory=list)
     movement: list[MovementInput] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    rejected_count: int = 0
+
+    def reject(self, kind: str, index: int, error: ItemError) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < REJECTED_LISTED:
+            self.rejected.append({"kind": kind, "index": index, "reason": str(error)})
+
+
+def _number_error(value: Any, name: str, problem: str) -> ItemError:
+    """The error of a number field: a number that could not be read exactly is named as such."""
+    number = inexact_number(value)
+    return ItemError(name, problem if number is None else _inexact_problem(number))
+
+
+def _inexact_problem(number: str) -> str:
+    return (
+        f"the number {number} cannot be stored exactly "
+        "(integers must fit in 64 bits, other numbers in a 64-bit float); send it as a string"
+    )
 
 
 def _is_number(value: Any) -> bool:
@@ -110,6 +135,8 @@ def _text(value: Any, name: str, *, max_length: int, required: bool = False) -> 
     if len(value) > max_length:
         raise ItemError(name, f"must be at most {max_length} characters")
     if "\x00" in value:
+        if inexact_number(value) is not None:
+            raise ItemError(name, f"must be a {'non-empty ' if required else ''}string")
         raise ItemError(name, "must not contain NUL characters")
     return value
 
@@ -120,7 +147,7 @@ def _size(value: Any, name: str, *, maximum: int) -> int | None:
     if type(value) is int and 0 <= value <= maximum:
         return value
     if not _is_number(value) or not 0 <= value <= maximum:
-        raise ItemError(name, f"must be a number from 0 to {maximum}")
+        raise _number_error(value, name, f"must be a number from 0 to {maximum}")
     return round(value)
 
 
@@ -135,14 +162,15 @@ class Clock:
         elif _is_number(sent_at) and TS_MIN_MS <= sent_at <= TS_MAX_MS:
             self.skew_us = self.now_us - round(sent_at * 1000)
         else:
-            raise invalid_field("sentAt", "must be epoch milliseconds between 2000 and 2100")
+            error = _number_error(sent_at, "sentAt", "must be epoch milliseconds between 2000 and 2100")
+            raise invalid_field("sentAt", error.problem)
 
     def moment(self, ts: Any) -> int:
         """The item's server time in epoch microseconds."""
         if ts is None:
             return self.now_us
         if not _is_number(ts) or not TS_MIN_MS <= ts <= TS_MAX_MS:
-            raise ItemError("ts", "must be epoch milliseconds between 2000 and 2100")
+            raise _number_error(ts, "ts", "must be epoch milliseconds between 2000 and 2100")
         corrected = round(ts * 1000) + self.skew_us
         return self.now_us if corrected > self.latest_us else corrected
 
@@ -167,17 +195,46 @@ def _session(raw: Any) -> SessionInput:
         raise invalid_field(f"session.{exc.field_name}", exc.problem) from None
 
 
+def _props_problem(props: dict[str, Any]) -> str | None:
+    """What keeps props from being stored, but for their encoded size: nesting deeper than
+    PROPS_MAX_DEPTH, a NUL character (Postgres jsonb cannot hold it), a number that could not
+    be read exactly, or more values than fit in PROPS_MAX_BYTES. Walked before they are
+    encoded, so the encoder never sees deep nesting (orjson 3.11.3 corrupted memory on objects
+    172 to 191 deep); a loop, as a JSON body may nest 1,024 levels deep."""
+    pending = [(props, 1)]
+    # Each value takes 2 bytes of JSON at least ("0,"): more cannot fit.
+    budget = PROPS_MAX_BYTES // 2
+    while pending:
+        value, depth = pending.pop()
+        if depth > PROPS_MAX_DEPTH:
+            return f"must not nest objects and arrays more than {PROPS_MAX_DEPTH} levels deep"
+        budget -= len(value)
+        if budget < 0:
+            return f"must be at most {PROPS_MAX_BYTES} bytes of JSON"
+        if type(value) is dict:
+            if any("\x00" in key for key in value):
+                return "must not contain NUL characters"
+            value = value.values()
+        for child in value:
+            kind = type(child)
+            if kind is dict or kind is list:
+                pending.append((child, depth + 1))
+            elif kind is str and "\x00" in child:
+                number = inexact_number(child)
+                return "must not contain NUL characters" if number is None else _inexact_problem(number)
+    return None
+
+
 def _props(value: Any) -> dict[str, Any]:
     if value is None:
         return {}
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         raise ItemError("props", "must be an object")
-    encoded = orjson.dumps(value)
-    if len(encoded) > PROPS_MAX_BYTES:
-        raise ItemError("props", f"must be at most {PROPS_MAX_BYTES} bytes of JSON")
-    # Postgres jsonb cannot hold NUL characters.
-    if ENCODED_NUL.search(encoded):
-        raise ItemError("props", "must not contain NUL characters")
+    problem = _props_problem(value)
+    if problem is None and len(orjson.dumps(value)) > PROPS_MAX_BYTES:
+        problem = f"must be at most {PROPS_MAX_BYTES} bytes of JSON"
+    if problem is not None:
+        raise ItemError("props", problem)
     return value
 
 
@@ -198,7 +255,7 @@ def _coordinate(value: Any, name: str) -> int:
     if type(value) is int and 0 <= value <= COORDINATE_MAX:
         return value
     if not _is_number(value) or not 0 <= value <= COORDINATE_MAX:
-        raise ItemError(name, f"must be a number from 0 to {COORDINATE_MAX}")
+        raise _number_error(value, name, f"must be a number from 0 to {COORDINATE_MAX}")
     return round(value)
 
 
@@ -206,7 +263,8 @@ def _movement(raw: Any, clock: Clock) -> MovementInput:
     if type(raw) is not dict:
         raise ItemError("sample", "must be an object")
     kind = raw.get("kind")
-    if kind not in MOVEMENT_KINDS:
+    # The type first: an array or object cannot be looked up in a set.
+    if type(kind) is not str or kind not in MOVEMENT_KINDS:
         raise ItemError("kind", "must be one of move, click, scroll")
     return {
         "occurred_us": clock.moment(raw.get("ts")),
@@ -219,12 +277,19 @@ def _movement(raw: Any, clock: Clock) -> MovementInput:
     }
 
 
-def _array(payload: dict[str, Any], name: str) -> list[Any]:
+def _array(payload: dict[str, Any], name: str, *, maximum: int) -> list[Any]:
     value = payload.get(name)
     if value is None:
         return []
     if not isinstance(value, list):
         raise invalid_field(name, "must be an array")
+    if len(value) > maximum:
+        raise ApiError(
+            400,
+            "too_many_items",
+            f"{name}: at most {maximum} items in one batch; send the rest in another batch.",
+            details={"field": name, "maximum": maximum},
+        )
     return value
 
 
@@ -240,18 +305,18 @@ def _batch_id(value: Any) -> str | None:
 def parse_batch(payload: dict[str, Any], *, received_at: datetime) -> Batch:
     """The batch's session and good items; an envelope error raises ApiError (400)."""
     session = _session(payload.get("session"))
-    raw_events = _array(payload, "events")
-    raw_movement = _array(payload, "movement")
+    raw_events = _array(payload, "events", maximum=MAX_EVENTS)
+    raw_movement = _array(payload, "movement", maximum=MAX_MOVEMENT)
     clock = Clock(received_at=received_at, sent_at=payload.get("sentAt"))
     batch = Batch(session=session, batch_id=_batch_id(payload.get("batchId")))
     for index, raw in enumerate(raw_events):
         try:
             batch.events.append(_event(raw, clock))
         except ItemError as exc:
-            batch.rejected.append({"kind": "event", "index": index, "reason": str(exc)})
+            batch.reject("event", index, exc)
     for index, raw in enumerate(raw_movement):
         try:
             batch.movement.append(_movement(raw, clock))
         except ItemError as exc:
-            batch.rejected.append({"kind": "movement", "index": index, "reason": str(exc)})
+            batch.reject("movement", index, exc)
     return batch

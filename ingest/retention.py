@@ -10,7 +10,16 @@ from django.utils import timezone
 
 from ingest import partitions
 from ingest.hours import floor_hour
-from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
+from ingest.models import (
+    BatchClaim,
+    Event,
+    EventKey,
+    HourlyCount,
+    HourlyCountDelta,
+    MovementSample,
+    Session,
+    SessionHour,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,7 @@ def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
             _delete_in_batches(HourlyCount, dry_run=dry_run, hour__lt=cutoff)
             + _delete_in_batches(HourlyCountDelta, dry_run=dry_run, hour__lt=cutoff)
         ),
+        "batchClaims": _delete_in_batches(BatchClaim, dry_run=dry_run, received_at__lt=cutoff),
     }
     logger.info("retention sweep (%s days, dry run %s): %s", days, dry_run, counts)
     return counts

@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from analytics.serializers import ResponseShape, Verbatim
+from ingest.payload import REJECTED_LISTED
 
 
 class IngestAcceptedSerializer(ResponseShape):
@@ -21,4 +22,5 @@ class IngestResultSerializer(ResponseShape):
     duplicates = serializers.IntegerField(min_value=0, help_text="Events skipped because their id was already stored.")
     # Built by the payload checks in this form, and there may be a hundred of them: passed on
     # rather than rendered one by one on the hot path.
-    rejected = Verbatim(IngestRejectionSerializer)
+    rejected = Verbatim(IngestRejectionSerializer, help_text=f"The first {REJECTED_LISTED} items dropped, with why.")
+    rejectedCount = serializers.IntegerField(source="rejected_count", min_value=0, help_text="Every item dropped.")

@@ -39,6 +39,8 @@ class IngestResult:
     movement: int
     duplicates: int
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    # All items rejected; `rejected` lists the first REJECTED_LISTED of them.
+    rejected_count: int = 0
 
 
 class SessionRecord(TypedDict):
@@ -56,10 +58,10 @@ class SessionRecord(TypedDict):
 
 
 def _batch_key(batch: Batch) -> str | None:
-    """What a batch with a batchId claims among the stored ids, so that a retry of it stores
-    nothing again: not its samples, nor its events without an id. A digest, so that any
-    batchId fits the column and cannot pass for an event id."""
-    return None if batch.batch_id is None else "batch:" + fingerprint(batch.batch_id)
+    """What a batch with a batchId claims (BatchClaim), so that a retry of it stores nothing
+    again: not its samples, nor its events without an id. A digest, so that any batchId fits
+    the column."""
+    return None if batch.batch_id is None else fingerprint(batch.batch_id)
 
 
 def _first_of_each_id(events: list[EventInput]) -> list[EventInput]:
@@ -149,6 +151,7 @@ def ingest_batch(
         movement=stored.movement,
         duplicates=len(batch.events) - stored.events,
         rejected=batch.rejected,
+        rejected_count=batch.rejected_count,
     )
 
 

@@ -7,11 +7,21 @@ session column the dashboard reads is added to the session upsert and to `ROLLUP
 nowhere else.
 """
 
-from ingest.models import Event, EventKey, HourlyCount, HourlyCountDelta, MovementSample, Session, SessionHour
+from ingest.models import (
+    BatchClaim,
+    Event,
+    EventKey,
+    HourlyCount,
+    HourlyCountDelta,
+    MovementSample,
+    Session,
+    SessionHour,
+)
 
 SESSIONS = Session._meta.db_table
 EVENTS = Event._meta.db_table
 EVENT_KEYS = EventKey._meta.db_table
+BATCH_CLAIMS = BatchClaim._meta.db_table
 SAMPLES = MovementSample._meta.db_table
 SESSION_HOURS = SessionHour._meta.db_table
 HOURLY_COUNTS = HourlyCount._meta.db_table
@@ -113,10 +123,10 @@ WITH sessions AS (
     SELECT r.*, n.key AS session_key, n.seen_at
     FROM session_rows AS r JOIN sessions AS n ON n.session_id = r.session_id
 ), batch_claimed AS (
-    INSERT INTO {EVENT_KEYS} (project_id, client_id, received_at)
+    INSERT INTO {BATCH_CLAIMS} (project_id, batch_key, received_at)
     SELECT %(project)s, %(batch_key)s::text, %(received_at)s WHERE %(batch_key)s::text IS NOT NULL
     ON CONFLICT DO NOTHING
-    RETURNING client_id
+    RETURNING batch_key
 ), claimed AS (
     INSERT INTO {EVENT_KEYS} (project_id, client_id, received_at)
     SELECT %(project)s, client_id, %(received_at)s FROM events WHERE client_id IS NOT NULL

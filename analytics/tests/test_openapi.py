@@ -34,7 +34,7 @@ REQUIRED = {
     "IngestBatch": {"apiKey", "session"},
     "IngestEvent": {"type"},
     "IngestMovementSample": {"kind", "x", "y"},
-    "IngestResult": {"accepted", "duplicates", "rejected"},
+    "IngestResult": {"accepted", "duplicates", "rejected", "rejectedCount"},
     "ProjectInput": {"name"},
     "Project": {"id", "name", "origins", "createdAt"},
     "Key": {"key", "label", "createdAt", "revokedAt"},

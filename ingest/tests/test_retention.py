@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from ingest import retention, services, tasks
-from ingest.models import Event, EventKey, MovementSample, Session, SessionHour
+from ingest.models import BatchClaim, Event, EventKey, MovementSample, Session, SessionHour
 
 pytestmark = pytest.mark.django_db
 
@@ -30,6 +30,7 @@ def seed(project, *, age_days: int, count: int, name: str) -> Session:
     EventKey.objects.bulk_create(
         EventKey(project=project, client_id=f"{name}-{i}", received_at=moment) for i in range(count)
     )
+    BatchClaim.objects.create(project=project, batch_key=f"{name}-batch", received_at=moment)
     MovementSample.objects.bulk_create(
         MovementSample(project=project, session=session, occurred_at=moment, x=i, y=i, kind="move")
         for i in range(count)
@@ -49,6 +50,7 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
         "events": 9,
         "movement": 9,
         "eventKeys": 9,
+        "batchClaims": 2,
         "sessions": 2,
         "sessionHours": 2,
         "hourlyCounts": 4,
@@ -56,6 +58,7 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
     assert SessionHour.objects.count() == 1
     assert list(Session.objects.all()) == [recent]
     assert Event.objects.count() == MovementSample.objects.count() == EventKey.objects.count() == 3
+    assert list(BatchClaim.objects.values_list("batch_key", flat=True)) == ["recent-batch"]
     assert set(Event.objects.values_list("session_id", flat=True)) == {recent.pk}
 
 
