@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 from django.db import connection
+from playwright.sync_api import Browser, sync_playwright
 
 from analytics.logs import BROWSER_KEY, RedactSecrets
 from analytics.tests.live import ADMIN_KEY, Gunicorn, RedisServer, TcpProxy, server_env
@@ -20,6 +23,21 @@ from ingest.models import Event
 from projects import services
 from projects.models import Project
 
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+needs_chromium = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM}; .ci/install-browser installs it"),
+]
 needs_live_stack = pytest.mark.skipif(
     not shutil.which("redis-server"), reason="runs a private Redis: needs redis-server installed"
 )
@@ -76,3 +94,26 @@ def log_output():
     previous = handler.setStream(output)
     yield output
     handler.setStream(previous)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    # Playwright's sync API keeps an asyncio loop on this thread, which Django then takes for an
+    # async context and refuses ORM calls in; the tests' ORM calls are plain blocking code.
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(
+                executable_path=str(CHROMIUM),
+                args=CHROMIUM_ARGS,
+                # Playwright turns the back/forward cache off; visitors' browsers have it on.
+                ignore_default_args=["--disable-back-forward-cache"],
+            )
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous

@@ -5,20 +5,18 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import BrowserContext, Page
 
+from analytics.tests.conftest import needs_chromium
 from conftest import _make_tenant
 from experiments import services as experiments
 from ingest.tests.conftest import make_batch
 
-CHROMIUM = Path("/usr/bin/chromium")
 # What a person's browser says: the service filters headless browsers' traffic as bots.
 DESKTOP_USER_AGENT = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
@@ -26,10 +24,7 @@ DESKTOP_USER_AGENT = (
 VIEWPORT = {"width": 1280, "height": 900}
 ORIGIN = "https://shop.example"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM}; .ci/install-browser installs it"),
-]
+pytestmark = needs_chromium
 
 # Collects what the policy refused, as the page's own script would see it.
 WATCH_VIOLATIONS = """
@@ -39,26 +34,6 @@ document.addEventListener("securitypolicyviolation", (event) => {
   window.__violations.push(`${event.violatedDirective} refused ${event.blockedURI || "inline"} (${where})`);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an asyncio loop on this thread, which Django then takes for
-    # an async context and refuses ORM calls in; the tests' ORM calls are plain blocking code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-            )
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Visit:

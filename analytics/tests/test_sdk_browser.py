@@ -12,44 +12,29 @@ and experiments, which must not import each other.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection
 from django.db.models import Model
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Page
 
+from analytics.tests.conftest import needs_chromium
 from conftest import Tenant, _make_tenant
 from experiments.models import Assignment, Conversion, Experiment
 from experiments.services import create_experiment
 from ingest import sdk
 from ingest.models import Event, MovementSample, Session
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 VIEWPORT = {"width": 1280, "height": 720}
 BEACON_LIMIT = 64 * 1024
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM}; .ci/install-browser installs it"),
-]
+pytestmark = needs_chromium
 
 PAGE = """<!doctype html>
 <html lang="en">
@@ -101,29 +86,6 @@ class Site:
 
     def serve(self, *, sdk_url: str, options: dict[str, Any]) -> None:
         self.html = PAGE.format(sdk_url=sdk_url, options=json.dumps(options))
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    # Playwright's sync API keeps an asyncio loop on this thread, which Django then takes for an
-    # async context and refuses ORM calls in; the tests' ORM calls are plain blocking code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=CHROMIUM_ARGS,
-                # Playwright turns the back/forward cache off; visitors' browsers have it on.
-                ignore_default_args=["--disable-back-forward-cache"],
-            )
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session")
