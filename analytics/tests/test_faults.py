@@ -184,10 +184,14 @@ def test_sigterm_drains_in_flight_requests_and_keeps_every_acknowledged_row(stac
         dbname=database["NAME"],
     ) as locker:
         locker.execute("LOCK TABLE ingest_eventkey IN EXCLUSIVE MODE")
-        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'"
+        # Client backends only: autovacuum, busy after the tests before, can queue on that lock too.
+        waiting = (
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
+            "AND backend_type = 'client backend'"
+        )
         wait_until(
             lambda: locker.execute(waiting, [database["NAME"]]).fetchone()[0] == stack.server.workers,
-            timeout=10,
+            timeout=20,
             what="requests waiting on the lock",
         )
         in_flight_since = time.monotonic()
