@@ -133,7 +133,7 @@ class MovementSample(models.Model):
 class SessionHour(models.Model):
     """Per session and UTC hour: its events and page views in that hour, next to the
     session's dimensions (as stored on its first batch), so the dashboard reads neither
-    raw events nor sessions for whole hours. Written by the ingest statement on Postgres.
+    raw events nor sessions for whole hours. Written by the ingest statement.
 
     Invariant: a session with more than one row has `spans_hours` set on all of them."""
 

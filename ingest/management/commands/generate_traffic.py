@@ -11,7 +11,7 @@ from projects.selectors import get_project_by_id_or_name
 class Command(BaseCommand):
     help = (
         "Generate synthetic traffic for a project: sessions, page views, custom events, clicks, "
-        "moves and scrolls spread over the last N days (COPY on Postgres, bulk inserts elsewhere)."
+        "moves and scrolls spread over the last N days, stored through the ingest write path."
     )
 
     def add_arguments(self, parser) -> None:

@@ -10,7 +10,7 @@ from ingest.models import Event
 
 class Command(BaseCommand):
     help = (
-        "Recompute the dashboard's hourly rollups from the raw events (Postgres): after upgrading "
+        "Recompute the dashboard's hourly rollups from the raw events: after upgrading "
         "a database that already holds events, or after writing events around the ingest statement."
     )
 
