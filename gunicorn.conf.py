@@ -11,19 +11,19 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "analytics.settings")
 # PORT as the settings read it (the environment, else .env), so a .env of the original service
 # binds where it says; `make run` sets BIND_HOST to keep the development server on loopback.
 bind = f"{os.environ.get('BIND_HOST', '0.0.0.0')}:{settings.PORT}"
+# Each worker reads requests in an event loop and runs the application only on whole ones, so
+# clients that send slowly hold a socket, not a worker (analytics/serving.py).
+worker_class = "analytics.serving.BufferingWorker"
+worker_connections = int(os.environ.get("WORKER_CONNECTIONS", "1000"))
 # The embedded default keeps its cache (key lookups, rate limits) inside the process, so it
-# runs one process with threads; with Redis the cache is shared and workers can multiply.
-if settings.REDIS_URL:
-    # Two sync workers a core measured best on 2 cores next to Postgres and Redis (bench/run.py):
-    # more workers only add CPU contention with the database.
-    workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2))
-    threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-else:
-    workers = 1
-    threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+# runs one process. With Redis the cache is shared and workers can multiply: two a core
+# measured best on 2 cores next to Postgres and Redis (bench/run.py); more only add CPU
+# contention with the database.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2)) if settings.REDIS_URL else 1
 # In-flight requests get this long to finish on SIGTERM before workers are killed.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Idle keep-alive connections are closed after this many seconds.
 keepalive = 5
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 errorlog = "-"

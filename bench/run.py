@@ -242,7 +242,7 @@ def stored_rows(env: dict[str, str]) -> tuple[int, int]:
     return int(events), int(movement)
 
 
-def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> subprocess.Popen:
+def start_server(env: dict[str, str], port: int, workers: int, threads: int, worker_class: str) -> subprocess.Popen:
     command = [
         str(Path(PYTHON).with_name("gunicorn")),
         "analytics.wsgi",
@@ -254,6 +254,7 @@ def start_server(env: dict[str, str], port: int, workers: int, threads: int) -> 
         str(workers),
         "--threads",
         str(threads),
+        *(["--worker-class", worker_class] if worker_class else []),
     ]
     server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
     for _ in range(100):
@@ -291,6 +292,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 4)))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--worker-class", default="", help="a gunicorn worker class to compare (default: gunicorn.conf.py's)"
+    )
     parser.add_argument("--port", type=int, default=3099)
     parser.add_argument("--database", default="analytics_bench")
     args = parser.parse_args()
@@ -309,9 +313,9 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
     }
     key = prepare(env, args.database, with_experiment="experiments" in args.scenarios)
-    server = start_server(env, args.port, args.workers, args.threads)
+    server = start_server(env, args.port, args.workers, args.threads, args.worker_class)
     print(
-        f"# {os.cpu_count()} cores, {args.workers} workers x {args.threads} threads, "
+        f"# {os.cpu_count()} cores, {args.workers} {args.worker_class or 'default'} workers x {args.threads} threads, "
         f"{args.clients} clients, {args.seconds:.0f} s per scenario",
         flush=True,
     )

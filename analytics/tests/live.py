@@ -58,7 +58,7 @@ class Answer:
 def call(
     port: int, method: str, path: str, body: Any = None, *, headers: dict[str, str] | None = None, timeout: float = 15
 ) -> Answer:
-    """One request on a new connection (gunicorn's sync workers close after each answer).
+    """One request on a new connection of its own.
 
     Raises OSError (or http.client.HTTPException) when the connection fails or is cut.
     """
