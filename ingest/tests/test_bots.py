@@ -4,6 +4,7 @@ import pytest
 from django.utils import timezone
 
 from ingest.models import BatchClaim, Event, EventKey, HourlyCount, MovementSample, Session, SessionHour
+from ingest.serializers import IngestResultSerializer
 from ingest.tests.conftest import make_batch
 from projects.models import FilteredBotHour
 
@@ -39,6 +40,7 @@ def test_a_bot_batch_is_answered_as_filtered_and_stores_nothing(send, tenant, ot
     response = send(make_batch(tenant.key, batchId="b1"), HTTP_USER_AGENT=user_agent, HTTP_ORIGIN=tenant.origin)
     assert response.status_code == 202
     assert response.json() == FILTERED
+    assert list(response.json()) == list(IngestResultSerializer().fields)
     assert response["Access-Control-Allow-Origin"] == tenant.origin
     assert stored_rows() == NOTHING
     assert filtered_counts() == {tenant.project.id: 1}
