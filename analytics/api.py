@@ -51,6 +51,15 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A BooleanField that takes JSON true and false only, not "yes", 1 or "false"."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 def validated_body(request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
     """The JSON body checked by an input serializer; errors become 400 invalid_field.
 

@@ -30,6 +30,10 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 ORIGIN = "https://bench.example"
+# What the SDK's requests carry from a visitor's browser; the bot check reads it on every request.
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
 ADMIN_KEY = "bench-admin-key-0123456789abcdef"
 EVENTS_PER_BATCH = 20
 SAMPLES_PER_BATCH = 50
@@ -132,7 +136,7 @@ async def client_loop(port: int, deadline: float, tally: Tally, next_request) ->
 
 def scenario_requests(name: str, key: str, tally: Tally):
     counter = itertools.count()
-    json_headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN}
+    json_headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, "User-Agent": BROWSER}
     if name == "noop":
         body = orjson.dumps({"apiKey": key, "pad": "x" * 6000})
         return lambda: ("POST", "/v1/noop", body, json_headers, None)

@@ -73,7 +73,8 @@ PATHS: dict[str, Any] = {
         request="AssignRequest",
         answer=AssignmentSerializer,
         description="Sticky: the same anonId always gets the same variant. A stopped experiment answers its "
-        "control and records nothing. 404 when the key's project has no experiment with this key.",
+        "control and records nothing, and so does a request from a crawler, bot or headless browser when the "
+        "project has filterBots on. 404 when the key's project has no experiment with this key.",
     ),
     "/v1/experiments/{key}/convert": _public_operation(
         operation_id="recordConversion",
@@ -81,6 +82,7 @@ PATHS: dict[str, Any] = {
         request="ConvertRequest",
         answer=ConversionSerializer,
         description="recorded is true the first time for (experiment, anonId, goal); then false with reason "
-        "duplicate. An anonId never assigned gets false with reason not_exposed and counts nowhere.",
+        "duplicate. An anonId never assigned gets false with reason not_exposed and counts nowhere; a crawler, bot "
+        "or headless browser gets false with reason bot when the project has filterBots on.",
     ),
 }

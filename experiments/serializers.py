@@ -92,4 +92,6 @@ class ConversionSerializer(ResponseShape):
     """recorded is true the first time for (experiment, anonId, goal); otherwise reason says why not."""
 
     recorded = serializers.BooleanField()
-    reason = OptionalChoice(choices=[ConversionOutcome.DUPLICATE.value, ConversionOutcome.NOT_EXPOSED.value])
+    reason = OptionalChoice(
+        choices=[ConversionOutcome.DUPLICATE.value, ConversionOutcome.NOT_EXPOSED.value, ConversionOutcome.BOT.value]
+    )

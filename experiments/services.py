@@ -16,6 +16,7 @@ from experiments.bucketing import bucket_of, variant_for_bucket
 from experiments.models import Assignment, Conversion, Experiment, Variant
 from experiments.validation import clean_key, validate_variants
 from projects.models import Project
+from projects.services import count_filtered_bot
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ class ConversionOutcome(StrEnum):
     RECORDED = "recorded"
     DUPLICATE = "duplicate"
     NOT_EXPOSED = "not_exposed"
+    BOT = "bot"
 
     @property
     def recorded(self) -> bool:
@@ -84,14 +86,18 @@ def set_status(*, experiment: Experiment, status: Experiment.Status) -> Experime
     return experiment
 
 
-def assign(*, project_id: uuid.UUID, experiment_key: str, anon_id: str) -> str:
+def assign(*, project_id: uuid.UUID, experiment_key: str, anon_id: str, bot: bool = False) -> str:
     """The key of the anonId's variant, recorded as its exposure the first time.
 
     The first answer sticks: later weight changes only affect anonIds not seen before.
     Concurrent first requests insert at most one row (the unique key and ON CONFLICT DO
-    NOTHING) and both answer what was stored.
+    NOTHING) and both answer what was stored. A bot that the project filters (`bot`) is
+    shown the control and only counted.
     """
     experiment, variants = selectors.get_experiment_with_variants(project_id=project_id, key=experiment_key)
+    if bot:
+        count_filtered_bot(project_id=project_id, received_at=timezone.now())
+        return variants[0].key
     if experiment.status == Experiment.Status.STOPPED:
         return variants[0].key
     exposure = Assignment.objects.filter(
@@ -128,13 +134,19 @@ def _record_conversion_if_exposed(*, project_id: uuid.UUID, experiment_id: uuid.
         return cursor.fetchone() is not None
 
 
-def convert(*, project_id: uuid.UUID, experiment_key: str, anon_id: str, goal: str) -> ConversionOutcome:
+def convert(
+    *, project_id: uuid.UUID, experiment_key: str, anon_id: str, goal: str, bot: bool = False
+) -> ConversionOutcome:
     """Record that an exposed anonId reached `goal`, once per (experiment, anonId, goal).
 
     An anonId that was never exposed counts nowhere. Conversions of people exposed while the
-    experiment ran are still recorded after it is stopped.
+    experiment ran are still recorded after it is stopped. A bot that the project filters
+    (`bot`) is only counted.
     """
     experiment = selectors.get_experiment(project_id=project_id, key=experiment_key)
+    if bot:
+        count_filtered_bot(project_id=project_id, received_at=timezone.now())
+        return ConversionOutcome.BOT
     if _record_conversion_if_exposed(project_id=project_id, experiment_id=experiment.id, anon_id=anon_id, goal=goal):
         return ConversionOutcome.RECORDED
     exposed = Assignment.objects.filter(project_id=project_id, experiment_id=experiment.id, anon_id=anon_id).exists()

@@ -15,7 +15,7 @@ from experiments.serializers import (
     ExperimentSerializer,
 )
 from experiments.validation import MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, MAX_VARIANTS, MIN_VARIANTS, clean_identifier
-from projects.auth import authenticate_public
+from projects.auth import authenticate_public, is_filtered_bot
 from projects.selectors import get_project
 
 
@@ -104,7 +104,9 @@ def assign(request: HttpRequest, key: str) -> HttpResponse:
     payload = read_json_object(request)
     project = authenticate_public(request, payload, scope="assign")
     anon_id = clean_identifier(payload.get("anonId"), field="anonId", max_length=MAX_ANON_ID_LENGTH)
-    variant_key = services.assign(project_id=project.id, experiment_key=key, anon_id=anon_id)
+    variant_key = services.assign(
+        project_id=project.id, experiment_key=key, anon_id=anon_id, bot=is_filtered_bot(request, project)
+    )
     return json_response(AssignmentSerializer.render({"variant_key": variant_key}))
 
 
@@ -114,5 +116,7 @@ def convert(request: HttpRequest, key: str) -> HttpResponse:
     project = authenticate_public(request, payload, scope="convert")
     anon_id = clean_identifier(payload.get("anonId"), field="anonId", max_length=MAX_ANON_ID_LENGTH)
     goal = clean_identifier(payload.get("goal"), field="goal", max_length=MAX_GOAL_LENGTH)
-    outcome = services.convert(project_id=project.id, experiment_key=key, anon_id=anon_id, goal=goal)
+    outcome = services.convert(
+        project_id=project.id, experiment_key=key, anon_id=anon_id, goal=goal, bot=is_filtered_bot(request, project)
+    )
     return json_response(ConversionSerializer.render(outcome))

@@ -150,7 +150,9 @@ PATHS: dict[str, Any] = {
                 "Everything accepted is committed before the answer is sent. Retrying a batch is safe: "
                 "events with an id already stored count in `duplicates`. Rate limited per apiKey and "
                 "client address (RATE_LIMIT_PER_MIN), and requests with unknown keys per client address "
-                "(UNKNOWN_KEY_RATE_LIMIT_PER_MIN); if Redis is down the limits fail open."
+                "(UNKNOWN_KEY_RATE_LIMIT_PER_MIN); if Redis is down the limits fail open. A batch whose "
+                "User-Agent is a crawler, bot or headless browser is checked like any other but, when the "
+                "project has filterBots on, not stored: 202 with accepted 0/0 and filtered bot."
             ),
             "security": [{"browserKey": []}],
             "requestBody": {
@@ -160,7 +162,7 @@ PATHS: dict[str, Any] = {
             },
             "responses": {
                 "202": {
-                    "description": "Stored (what was accepted), with what was dropped and why.",
+                    "description": "Stored (what was accepted), with what was dropped and why; or filtered as a bot.",
                     "content": {"application/json": {"schema": IngestResultSerializer}},
                 },
                 **{str(status): error_response(status) for status in (400, 401, 403, 413, 429, 503)},

@@ -20,6 +20,7 @@ from ingest.models import (
     Session,
     SessionHour,
 )
+from projects.models import FilteredBotHour
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,7 @@ def sweep_retention(*, days: int, dry_run: bool = False) -> dict[str, int]:
             + _delete_in_batches(HourlyCountDelta, dry_run=dry_run, hour__lt=cutoff)
         ),
         "batchClaims": _delete_in_batches(BatchClaim, dry_run=dry_run, received_at__lt=cutoff),
+        "filteredBotHours": _delete_in_batches(FilteredBotHour, dry_run=dry_run, hour__lt=cutoff),
     }
     logger.info("retention sweep (%s days, dry run %s): %s", days, dry_run, counts)
     return counts

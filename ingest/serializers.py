@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from analytics.serializers import ResponseShape, Verbatim
+from analytics.serializers import OptionalChoice, ResponseShape, Verbatim
 from ingest.payload import REJECTED_LISTED
 
 
@@ -24,3 +24,8 @@ class IngestResultSerializer(ResponseShape):
     # rather than rendered one by one on the hot path.
     rejected = Verbatim(IngestRejectionSerializer, help_text=f"The first {REJECTED_LISTED} items dropped, with why.")
     rejectedCount = serializers.IntegerField(source="rejected_count", min_value=0, help_text="Every item dropped.")
+    filtered = OptionalChoice(
+        choices=["bot"],
+        help_text="Present when the batch was checked but not stored: bot, a crawler or headless browser "
+        "(accepted is then 0/0). The project's filterBots setting decides.",
+    )

@@ -21,6 +21,7 @@ from analytics.http import fingerprint
 from ingest import partitions, statements
 from ingest.hours import ceil_hour, floor_hour
 from ingest.payload import USER_AGENT_MAX, Batch, EventInput, MovementInput, epoch_us, parse_batch
+from projects.services import count_filtered_bot
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class IngestResult:
     rejected: list[dict[str, Any]] = field(default_factory=list)
     # All items rejected; `rejected` lists the first REJECTED_LISTED of them.
     rejected_count: int = 0
+    # Why nothing was stored although the batch is good ("bot"); None when it was stored.
+    filtered: str | None = None
 
 
 class SessionRecord(TypedDict):
@@ -118,13 +121,24 @@ def _server_binding_cursor():
 
 
 def ingest_batch(
-    *, project_id: uuid.UUID, payload: dict[str, Any], received_at: datetime, user_agent: str = ""
+    *, project_id: uuid.UUID, payload: dict[str, Any], received_at: datetime, user_agent: str = "", bot: bool = False
 ) -> IngestResult:
     """Check and store one batch. Everything accepted is committed before this returns.
 
-    Raises ApiError (400) for a bad envelope, in which case nothing is stored.
+    Raises ApiError (400) for a bad envelope, in which case nothing is stored. A batch from
+    a bot that the project filters (`bot`) is checked the same way, then only counted.
     """
     batch = parse_batch(payload, received_at=received_at)
+    if bot:
+        count_filtered_bot(project_id=project_id, received_at=received_at)
+        return IngestResult(
+            events=0,
+            movement=0,
+            duplicates=0,
+            rejected=batch.rejected,
+            rejected_count=batch.rejected_count,
+            filtered="bot",
+        )
     session = batch.session
     stored = store(
         project_id=project_id,

@@ -4,7 +4,7 @@ from django.utils import timezone
 from analytics.http import json_response, plain_api_view, read_json_object
 from ingest import services
 from ingest.serializers import IngestResultSerializer
-from projects.auth import authenticate_public
+from projects.auth import authenticate_public, is_filtered_bot
 
 
 @plain_api_view("POST")
@@ -18,5 +18,6 @@ def ingest(request: HttpRequest) -> HttpResponse:
         payload=payload,
         received_at=received_at,
         user_agent=request.headers.get("User-Agent", ""),
+        bot=is_filtered_bot(request, project),
     )
     return json_response(IngestResultSerializer.render(result), status=202)

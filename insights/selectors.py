@@ -22,9 +22,11 @@ from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
+from django.db.models import Sum
 
 from ingest.models import Event, HourlyCount, HourlyCountDelta, Session, SessionHour
 from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
+from projects.models import FilteredBotHour
 
 PAGE_VIEW = "page_view"
 TOP_N = 10
@@ -90,6 +92,7 @@ class TrafficStats:
     top_event_types: list[RankedValue]
     languages: list[RankedValue]
     screen_sizes: list[ScreenSize]
+    filtered_bots: int
 
 
 # Totals and the per-session breakdowns come from one statement: the range's events are
@@ -333,6 +336,13 @@ def top_event_types(*, project_id: uuid.UUID, time_range: TimeRange, limit: int 
     return _top(project_id=project_id, time_range=time_range, field="type", limit=limit)
 
 
+def filtered_bot_requests(*, project_id: uuid.UUID, time_range: TimeRange) -> int:
+    """Requests refused as bots in the UTC hours that begin in the range: they are counted
+    per hour of arrival, so an hour is all in or all out."""
+    hours = FilteredBotHour.objects.filter(project_id=project_id, hour__gte=time_range.start, hour__lt=time_range.end)
+    return hours.aggregate(requests=Sum("requests"))["requests"] or 0
+
+
 def traffic_stats(
     *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
 ) -> TrafficStats:
@@ -350,4 +360,5 @@ def traffic_stats(
         top_event_types=top_event_types(**scope, limit=limit),
         languages=sessions.languages,
         screen_sizes=sessions.screen_sizes,
+        filtered_bots=filtered_bot_requests(**scope),
     )

@@ -55,6 +55,10 @@ class ScreenSizeCountSerializer(ResponseShape):
     sessions = serializers.IntegerField(**COUNT)
 
 
+class FilteredBotsSerializer(ResponseShape):
+    requests = serializers.IntegerField(source="*", **COUNT)
+
+
 class TrafficStatsSerializer(ResponseShape):
     """Totals, a time series and top lists for a range (definitions: insights/selectors.py)."""
 
@@ -70,6 +74,11 @@ class TrafficStatsSerializer(ResponseShape):
     topEventTypes = EventTypeCountSerializer(source="top_event_types", many=True, help_text=TOP)
     languages = LanguageCountSerializer(many=True, help_text=TOP)
     screenSizes = ScreenSizeCountSerializer(source="screen_sizes", many=True, help_text=TOP)
+    filteredBots = FilteredBotsSerializer(
+        source="filtered_bots",
+        help_text="Public requests refused as bots (crawlers, headless browsers) in the UTC hours that begin in "
+        "the range; counted by arrival, nothing of them stored.",
+    )
 
 
 class ScrollStepSerializer(ResponseShape):

@@ -22,7 +22,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name"]
+        fields = ["name", "filter_bots"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -51,7 +51,7 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectForm
-    list_display = ["name", "id", "origin_list", "active_keys", "created_at"]
+    list_display = ["name", "id", "origin_list", "active_keys", "filter_bots", "created_at"]
     search_fields = ["name", "=id", "=keys__key"]
     list_filter = ["created_at"]
     readonly_fields = ["id", "created_at"]
@@ -86,10 +86,11 @@ class ProjectAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj: Project, form, change: bool) -> None:
         name, origins = form.cleaned_data["name"], form.cleaned_data["origins_text"]
+        filter_bots = form.cleaned_data["filter_bots"]
         if change:
-            services.update_project(project=obj, name=name, origins=origins)
+            services.update_project(project=obj, name=name, origins=origins, filter_bots=filter_bots)
         else:
-            created = services.create_project(name=name, origins=origins)
+            created = services.create_project(name=name, origins=origins, filter_bots=filter_bots)
             obj.pk, obj.created_at = created.pk, created.created_at
             obj._state.adding = False
 

@@ -11,6 +11,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 
 from analytics import ratelimit
+from analytics.bots import is_bot
 from analytics.errors import ApiError
 from analytics.http import client_ip
 from projects.origins import normalise_origin
@@ -92,6 +93,12 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
             headers={"Retry-After": str(decision.retry_after)},
         )
     return project
+
+
+def is_filtered_bot(request: HttpRequest, project: KeyedProject) -> bool:
+    """Whether this request comes from a crawler, bot or headless browser that its project
+    filters: it is then answered as usual but stores nothing (and is counted per hour)."""
+    return project.filter_bots and is_bot(request.headers.get("User-Agent"))
 
 
 @receiver(check_request_enabled)

@@ -8,6 +8,10 @@ class Project(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     origins = models.JSONField(default=list, blank=True, help_text="Allowed browser origins, scheme://host[:port].")
+    filter_bots = models.BooleanField(
+        default=True,
+        help_text="Answer requests from crawlers, bots and headless browsers without storing them (counted per hour).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -34,3 +38,18 @@ class ApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class FilteredBotHour(models.Model):
+    """How many public requests of a project were refused as bots in one UTC hour (by arrival);
+    nothing of the requests themselves is kept."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    requests = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "hour"], name="filtered_bot_hour_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.requests} bot request(s) at {self.hour:%Y-%m-%d %H}:00 UTC"

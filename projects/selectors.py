@@ -31,6 +31,7 @@ class KeyedProject:
 
     id: uuid.UUID
     origins: frozenset[str]
+    filter_bots: bool
 
 
 def is_well_formed_key(key: str) -> bool:
@@ -38,7 +39,9 @@ def is_well_formed_key(key: str) -> bool:
 
 
 def key_cache_key(key: str) -> str:
-    return f"apikey:{fingerprint(key)}"
+    # v2: the entry is (project id, origins, filter_bots); entries cached by a release before
+    # filter_bots have another name, so a rolling deploy never reads one.
+    return f"apikey:v2:{fingerprint(key)}"
 
 
 def is_cached_project(cached: Any) -> bool:
@@ -61,17 +64,17 @@ def project_for_key(*, key: str, cached: Any = NOT_READ) -> KeyedProject | None:
     if cached is None or cached is UNREACHABLE:
         row = (
             ApiKey.objects.filter(key=key, revoked_at__isnull=True)
-            .values_list("project_id", "project__origins")
+            .values_list("project_id", "project__origins", "project__filter_bots")
             .first()
         )
-        found = (str(row[0]), list(row[1])) if row else NO_PROJECT
+        found = (str(row[0]), list(row[1]), row[2]) if row else NO_PROJECT
         if cached is None:  # not worth a second failing round trip when Redis is down
             fail_open("keyCache", None, cache.set, cache_key, found, timeout=settings.KEY_CACHE_TTL_S)
         cached = found
     if cached == NO_PROJECT:
         return None
-    project_id, origins = cached
-    return KeyedProject(id=uuid.UUID(project_id), origins=frozenset(origins))
+    project_id, origins, filter_bots = cached
+    return KeyedProject(id=uuid.UUID(project_id), origins=frozenset(origins), filter_bots=filter_bots)
 
 
 def list_projects() -> QuerySet[Project]:

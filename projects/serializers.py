@@ -24,6 +24,9 @@ class ProjectSerializer(ResponseShape):
         child=serializers.CharField(), help_text="Allowed browser origins, scheme://host[:port], normalised."
     )
     createdAt = Timestamp(source="created_at")
+    filterBots = serializers.BooleanField(
+        source="filter_bots", help_text="Requests from crawlers, bots and headless browsers are counted, not stored."
+    )
 
 
 class ProjectWithKeysSerializer(ProjectSerializer):

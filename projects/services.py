@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import logging
 import secrets
+import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.degraded import CACHE_ERRORS
 from analytics.errors import invalid_field, not_found
-from projects.models import ApiKey, Project
+from projects.models import ApiKey, FilteredBotHour, Project
 from projects.origins import normalise_origins
 from projects.selectors import KEY_PREFIX, is_well_formed_key, key_cache_key
 
@@ -54,19 +56,32 @@ def _forget_cached(cache_keys: list[str]) -> None:
     transaction.on_commit(lambda: _drop_cached(cache_keys))
 
 
-def create_project(*, name: str, origins: list[str]) -> Project:
-    project = Project.objects.create(name=_clean_name(name), origins=_clean_origins(origins))
+def create_project(*, name: str, origins: list[str], filter_bots: bool = True) -> Project:
+    project = Project.objects.create(name=_clean_name(name), origins=_clean_origins(origins), filter_bots=filter_bots)
     logger.info("created project %s", project.id)
     return project
 
 
-def update_project(*, project: Project, name: str, origins: list[str]) -> Project:
-    """Rename or re-scope a project; its keys' cached origins are dropped with it."""
+def update_project(*, project: Project, name: str, origins: list[str], filter_bots: bool) -> Project:
+    """Rename, re-scope or switch bot filtering; its keys' cached entries are dropped with it."""
     project.name = _clean_name(name)
     project.origins = _clean_origins(origins)
-    project.save(update_fields=["name", "origins"])
+    project.filter_bots = filter_bots
+    project.save(update_fields=["name", "origins", "filter_bots"])
     _forget_cached([key_cache_key(key) for key in project.keys.values_list("key", flat=True)])
     return project
+
+
+def count_filtered_bot(*, project_id: uuid.UUID, received_at: datetime) -> None:
+    """Count one request refused as a bot in its project's hour: one upsert, nothing of the
+    request kept."""
+    table = FilteredBotHour._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (project_id, hour, requests) VALUES (%s, date_trunc('hour', %s), 1) "
+            f"ON CONFLICT (project_id, hour) DO UPDATE SET requests = {table}.requests + 1",
+            [project_id, received_at],
+        )
 
 
 def mint_key(*, project: Project, label: str = "") -> ApiKey:

@@ -2,16 +2,29 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from analytics.api import AdminApiView, StrictCharField, validated_body
+from analytics.api import AdminApiView, StrictBooleanField, StrictCharField, validated_body
 from analytics.http import json_response
 from analytics.openapi import admin_operation
 from projects import selectors, services
 from projects.serializers import NewKeySerializer, ProjectListSerializer, ProjectSerializer
 
+FILTER_BOTS_HELP = (
+    "Answer requests from crawlers, bots and headless browsers without storing them (they are counted per hour)."
+)
+
 
 class ProjectInput(serializers.Serializer):
     name = StrictCharField(max_length=200, allow_blank=True)
     origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, default=list)
+    filterBots = StrictBooleanField(default=True, help_text=FILTER_BOTS_HELP)
+
+
+class ProjectChangeInput(serializers.Serializer):
+    """Every field may be left out, keeping its value."""
+
+    name = StrictCharField(max_length=200, allow_blank=True, required=False)
+    origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, required=False)
+    filterBots = StrictBooleanField(required=False, help_text=FILTER_BOTS_HELP)
 
 
 class KeyInput(serializers.Serializer):
@@ -34,8 +47,29 @@ class ProjectsView(AdminApiView):
     )
     def post(self, request):
         data = validated_body(request, ProjectInput)
-        project = services.create_project(name=data["name"], origins=data["origins"])
+        project = services.create_project(name=data["name"], origins=data["origins"], filter_bots=data["filterBots"])
         return json_response(ProjectSerializer.render(project), status=201)
+
+
+class ProjectView(AdminApiView):
+    @admin_operation(
+        operation_id="changeProject",
+        request=ProjectChangeInput,
+        success={200: OpenApiResponse(ProjectSerializer, description="Changed.")},
+        errors=(404,),
+        description="Rename, re-scope or switch bot filtering; fields left out keep their value. 400 on an empty "
+        "name or an origin that is not scheme://host[:port]; 404 unknown project.",
+    )
+    def patch(self, request, project_id: str):
+        project = selectors.get_project(project_id=project_id)
+        data = validated_body(request, ProjectChangeInput)
+        project = services.update_project(
+            project=project,
+            name=data.get("name", project.name),
+            origins=data.get("origins", project.origins),
+            filter_bots=data.get("filterBots", project.filter_bots),
+        )
+        return json_response(ProjectSerializer.render(project))
 
 
 class ProjectKeysView(AdminApiView):

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 import pytest
 from django.db import connection
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from analytics.logs import BROWSER_KEY, RedactSecrets
 from analytics.tests.live import ADMIN_KEY, Gunicorn, RedisServer, TcpProxy, server_env
@@ -34,6 +34,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# What a person's browser says. Chromium's headless default (HeadlessChrome/...) is filtered
+# as a bot, so the shared `browser` says this instead; `headless_browser` keeps the default.
+DESKTOP_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
 needs_chromium = [
     pytest.mark.browser,
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Chromium at {CHROMIUM}; .ci/install-browser installs it"),
@@ -97,23 +102,41 @@ def log_output():
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
+def playwright_driver() -> Iterator[Playwright]:
     # Playwright's sync API keeps an asyncio loop on this thread, which Django then takes for an
     # async context and refuses ORM calls in; the tests' ORM calls are plain blocking code.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM),
-                args=CHROMIUM_ARGS,
-                # Playwright turns the back/forward cache off; visitors' browsers have it on.
-                ignore_default_args=["--disable-back-forward-cache"],
-            )
-            yield chromium
-            chromium.close()
+            yield playwright
     finally:
         if previous is None:
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+def _launch(playwright: Playwright, *extra_args: str) -> Browser:
+    return playwright.chromium.launch(
+        executable_path=str(CHROMIUM),
+        args=[*CHROMIUM_ARGS, *extra_args],
+        # Playwright turns the back/forward cache off; visitors' browsers have it on.
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver) -> Iterator[Browser]:
+    """Headless Chromium that says it is a desktop Chrome (DESKTOP_USER_AGENT)."""
+    chromium = _launch(playwright_driver, f"--user-agent={DESKTOP_USER_AGENT}")
+    yield chromium
+    chromium.close()
+
+
+@pytest.fixture
+def headless_browser(playwright_driver) -> Iterator[Browser]:
+    """Headless Chromium with its own User-Agent, which names it HeadlessChrome: a bot here."""
+    chromium = _launch(playwright_driver)
+    yield chromium
+    chromium.close()

@@ -17,10 +17,6 @@ from conftest import _make_tenant
 from experiments import services as experiments
 from ingest.tests.conftest import make_batch
 
-# What a person's browser says: the service filters headless browsers' traffic as bots.
-DESKTOP_USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36"
-)
 VIEWPORT = {"width": 1280, "height": 900}
 ORIGIN = "https://shop.example"
 
@@ -99,7 +95,7 @@ def site(transactional_db, live_server, browser, tmp_path):
     contexts = []
 
     def open_page(path: str, *, as_staff: bool = True) -> Visit:
-        context = browser.new_context(viewport=VIEWPORT, user_agent=DESKTOP_USER_AGENT)
+        context = browser.new_context(viewport=VIEWPORT)
         contexts.append(context)
         context.add_init_script(WATCH_VIOLATIONS)
         if as_staff:

@@ -17,6 +17,7 @@ CONTRACT = {
     ("get", "/v1/sdk.js"): {200, 304},
     ("post", "/v1/projects"): {201, 400, 401, 413, 503},
     ("get", "/v1/projects"): {200, 401, 503},
+    ("patch", "/v1/projects/{project_id}"): {200, 400, 401, 404, 413, 503},
     ("post", "/v1/projects/{project_id}/keys"): {201, 400, 401, 404, 413, 503},
     ("delete", "/v1/projects/{project_id}/keys/{key}"): {204, 401, 404, 503},
     ("post", "/v1/ingest"): {202, 400, 401, 403, 413, 429, 503},
@@ -36,7 +37,7 @@ REQUIRED = {
     "IngestMovementSample": {"kind", "x", "y"},
     "IngestResult": {"accepted", "duplicates", "rejected", "rejectedCount"},
     "ProjectInput": {"name"},
-    "Project": {"id", "name", "origins", "createdAt"},
+    "Project": {"id", "name", "origins", "createdAt", "filterBots"},
     "Key": {"key", "label", "createdAt", "revokedAt"},
     "NewKey": {"key", "label", "projectId", "createdAt"},
     "ExperimentInput": {"projectId", "key", "variants"},
@@ -219,6 +220,15 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     key = post(f"/v1/projects/{project_id}/keys", keys, {"label": "web"}, **admin).json()["key"]
     post(f"/v1/projects/{project_id[:-1]}0/keys", keys, {}, **admin)
     get("/v1/projects", "/v1/projects", **admin)
+    change = "/v1/projects/{project_id}"
+
+    def patch(path, body):
+        response = client.patch(path, data=json.dumps(body), content_type="application/json", **admin)
+        recorder.check(response, "patch", change)
+
+    patch(f"/v1/projects/{project_id}", {"filterBots": True})
+    patch(f"/v1/projects/{project_id}", {"filterBots": "no"})
+    patch(f"/v1/projects/{project_id[:-1]}0", {})
 
     post("/v1/ingest", "/v1/ingest", make_batch(key, events=2, movement=1, sentAt="yesterday"))
     # Traffic to read back: page views in two sessions, clicks and a scroll on "/".
@@ -232,6 +242,8 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     post("/v1/ingest", "/v1/ingest", batch)
     post("/v1/ingest", "/v1/ingest", make_batch("ak_" + "n" * 32))
     post("/v1/ingest", "/v1/ingest", make_batch(key), HTTP_ORIGIN="https://elsewhere.example")
+    bot = {"HTTP_USER_AGENT": "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}
+    post("/v1/ingest", "/v1/ingest", make_batch(key), **bot)
 
     variants = [{"key": "control", "weight": 50}, {"key": "b", "weight": 50}]
     experiment = {"projectId": project_id, "key": "hero", "variants": variants}
@@ -246,6 +258,8 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": "a1", "goal": "signup"})
     post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": "a1", "goal": "signup"})
     post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": ""})
+    post("/v1/experiments/hero/assign", assign, {"apiKey": key, "anonId": "a3"}, **bot)
+    post("/v1/experiments/hero/convert", convert, {"apiKey": key, "anonId": "a3", "goal": "signup"}, **bot)
     results = "/v1/experiments/{key}/results"
     get(f"/v1/experiments/hero/results?projectId={project_id}&goal=signup", results, **admin)
     get(f"/v1/experiments/hero/results?projectId={project_id}", results, **admin)

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.db.models import Model
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from analytics.tests.conftest import needs_chromium
 from conftest import Tenant, _make_tenant
@@ -30,6 +30,7 @@ from experiments.models import Assignment, Conversion, Experiment
 from experiments.services import create_experiment
 from ingest import sdk
 from ingest.models import Event, MovementSample, Session
+from projects.models import FilteredBotHour
 
 VIEWPORT = {"width": 1280, "height": 720}
 BEACON_LIMIT = 64 * 1024
@@ -109,7 +110,14 @@ def open_page(browser, site, live_server, shop) -> Iterator[Callable[..., Page]]
     """Opens the test page in a fresh browser profile with the SDK set up by `options`."""
     contexts = []
 
-    def open_page(path: str = "/", *, api_key: str | None = None, init_script: str = "", **options) -> Page:
+    def open_page(
+        path: str = "/",
+        *,
+        api_key: str | None = None,
+        init_script: str = "",
+        chromium: Browser | None = None,
+        **options,
+    ) -> Page:
         site.serve(
             sdk_url=f"{live_server.url}/v1/sdk.js?v={sdk.VERSION}",
             options={
@@ -125,7 +133,7 @@ def open_page(browser, site, live_server, shop) -> Iterator[Callable[..., Page]]
                 if value is not None  # None: leave the SDK's default
             },
         )
-        context = browser.new_context(viewport=VIEWPORT)
+        context = (chromium or browser).new_context(viewport=VIEWPORT)
         contexts.append(context)
         if init_script:
             context.add_init_script(init_script)
@@ -230,6 +238,17 @@ def table_away(model: type[Model]) -> Iterator[None]:
 
 
 # Page views
+
+
+def test_headless_chromium_as_it_comes_is_answered_but_stores_nothing(open_page, shop, headless_browser):
+    page = open_page("/", chromium=headless_browser)
+    with page.expect_response(carrying("bot_check")) as answer:
+        page.evaluate("analytics.track('bot_check')")
+    assert "HeadlessChrome" in page.evaluate("navigator.userAgent")
+    assert answer.value.status == 202
+    assert answer.value.json()["filtered"] == "bot"
+    assert wait_for(page, lambda: FilteredBotHour.objects.filter(project=shop.project).exists())
+    assert (Session.objects.count(), Event.objects.count(), MovementSample.objects.count()) == (0, 0, 0)
 
 
 def test_it_sends_a_page_view_on_load(open_page, shop):

@@ -6,7 +6,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from ingest import retention, services, tasks
+from ingest.hours import floor_hour
 from ingest.models import BatchClaim, Event, EventKey, MovementSample, Session, SessionHour
+from projects.models import FilteredBotHour
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +33,7 @@ def seed(project, *, age_days: int, count: int, name: str) -> Session:
         EventKey(project=project, client_id=f"{name}-{i}", received_at=moment) for i in range(count)
     )
     BatchClaim.objects.create(project=project, batch_key=f"{name}-batch", received_at=moment)
+    FilteredBotHour.objects.create(project=project, hour=floor_hour(moment), requests=count)
     MovementSample.objects.bulk_create(
         MovementSample(project=project, session=session, occurred_at=moment, x=i, y=i, kind="move")
         for i in range(count)
@@ -54,8 +57,10 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
         "sessions": 2,
         "sessionHours": 2,
         "hourlyCounts": 4,
+        "filteredBotHours": 2,
     }
     assert SessionHour.objects.count() == 1
+    assert list(FilteredBotHour.objects.values_list("requests", flat=True)) == [3]
     assert list(Session.objects.all()) == [recent]
     assert Event.objects.count() == MovementSample.objects.count() == EventKey.objects.count() == 3
     assert list(BatchClaim.objects.values_list("batch_key", flat=True)) == ["recent-batch"]

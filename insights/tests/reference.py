@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from ingest.models import Event, Session
 from insights.selectors import TOP_N, Bucket, RankedValue, ScreenSize, Totals, TrafficStats
 from insights.time_ranges import Interval, TimeRange
+from projects.models import FilteredBotHour
 
 PAGE_VIEW = "page_view"
 
@@ -92,4 +93,9 @@ def traffic_stats(
         screen_sizes=[
             ScreenSize(width=width, height=height, sessions=count) for (width, height), count in screen_order[:limit]
         ],
+        filtered_bots=sum(
+            row.requests
+            for row in FilteredBotHour.objects.filter(project_id=project_id)
+            if time_range.start <= row.hour < time_range.end
+        ),
     )
