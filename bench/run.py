@@ -4,7 +4,8 @@
 
 Scenarios: `noop` (the stack's ceiling: a POST that parses a 6 KB JSON body through the
 same middleware and server settings), `ingest` (batches of 20 events + 50 movement samples,
-a new session and a batchId per batch, an allowed Origin, as the browser SDK sends them),
+a new session and a batchId per batch, an allowed Origin, a browser's User-Agent and a
+campaign-tagged landing URL, as the browser SDK sends them),
 `experiments` (assign then convert). The load is closed-loop: each client waits for an
 answer before sending again, so p99 is the latency seen under that concurrency. After
 `ingest` the rows in the database are compared with what was acknowledged.
@@ -64,6 +65,12 @@ async def request(reader, writer, method: str, path: str, body: bytes, headers: 
     return status, await reader.readexactly(length) if length else b"", keep_alive
 
 
+REFERRERS = ("https://www.google.com/", "https://news.ycombinator.com/item?id=1", "", "https://blog.example/post")
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+)
+
+
 def ingest_body(key: str, counter: itertools.count) -> bytes:
     n = next(counter)
     now = int(time.time() * 1000)
@@ -75,7 +82,9 @@ def ingest_body(key: str, counter: itertools.count) -> bytes:
             "session": {
                 "sessionId": f"bench-{os.getpid()}-{n}",
                 "anonId": f"anon-{n % 5000}",
-                "referrer": "https://search.example/?q=analytics",
+                "referrer": REFERRERS[n % len(REFERRERS)],
+                "landingUrl": f"https://shop.example/products/{n % 7}?utm_source=news&utm_medium=email"
+                f"&utm_campaign=spring-{n % 20}&ref={n}",
                 "language": "en-GB",
                 "screen": {"w": 1440, "h": 900},
             },
@@ -132,7 +141,7 @@ async def client_loop(port: int, deadline: float, tally: Tally, next_request) ->
 
 def scenario_requests(name: str, key: str, tally: Tally):
     counter = itertools.count()
-    json_headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN}
+    json_headers = {"Content-Type": "text/plain;charset=UTF-8", "Origin": ORIGIN, "User-Agent": USER_AGENT}
     if name == "noop":
         body = orjson.dumps({"apiKey": key, "pad": "x" * 6000})
         return lambda: ("POST", "/v1/noop", body, json_headers, None)

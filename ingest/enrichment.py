@@ -191,8 +191,10 @@ def referrer_table() -> dict[str, tuple[str, str]]:
     for medium, referrers in data.items():
         for name, config in referrers.items():
             for domain in config["domains"]:
-                # Entries with a path (a few portals) are matched by host only.
-                table.setdefault(domain.split("/", 1)[0].lower(), (name, medium))
+                # Entries with a path (www.google.com/products) name a part of a host that has
+                # its own entry: the host's entry stands for all of it.
+                if "/" not in domain:
+                    table.setdefault(domain.lower(), (name, medium))
     return table
 
 
@@ -272,6 +274,13 @@ def attribution(*, host: str | None, landing_info: Landing) -> tuple[str, str]:
     else:
         channel = Channel.REFERRAL
     return source[:SOURCE_MAX], channel
+
+
+def load_data_sets() -> None:
+    """Loads the User-Agent rules and the referrer table, which would otherwise load on the
+    first request that needs them."""
+    ua_parser.parse("")
+    social_sources()
 
 
 # Countries -----------------------------------------------------------------------------------
