@@ -303,7 +303,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=3099)
     parser.add_argument("--database", default="analytics_bench")
     parser.add_argument(
-        "--warmup", type=float, default=3, help="seconds of unmeasured noop requests while the workers start"
+        "--warmup", type=float, default=10, help="seconds of unmeasured noop requests while the workers start"
     )
     args = parser.parse_args()
 
