@@ -1,15 +1,27 @@
+# The free country database (CC0, ip-location-db) from the npm registry; the version is the
+# Makefile's GEOIP_VERSION.
+FROM node:22-slim AS geoip
+ARG GEOIP_VERSION=2.3.2026061719
+WORKDIR /geoip
+RUN npm pack --silent @ip-location-db/geo-whois-asn-country-mmdb@${GEOIP_VERSION} \
+    && tar -xzf ip-location-db-geo-whois-asn-country-mmdb-${GEOIP_VERSION}.tgz --strip-components=1 \
+       package/geo-whois-asn-country.mmdb \
+    && rm ip-location-db-geo-whois-asn-country-mmdb-${GEOIP_VERSION}.tgz
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     DEBUG=false \
-    PORT=3002
+    PORT=3002 \
+    GEOIP_PATH=/usr/share/geoip/geo-whois-asn-country.mmdb
 
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 
+COPY --from=geoip /geoip/geo-whois-asn-country.mmdb /usr/share/geoip/
 COPY . .
 # collectstatic only reads settings; these throwaway values satisfy the production checks.
 RUN SECRET_KEY=collectstatic-only-0123456789abcdefghijklmnopqrstuvwxyz0123 ALLOWED_HOSTS=localhost \

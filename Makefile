@@ -8,6 +8,10 @@ DEMO_PORT ?= 5173
 DEMO_EVENTS ?= 50000
 DEMO_DAYS ?= 14
 
+# The free country database (CC0, ip-location-db), from the npm registry: GEOIP_PATH's default.
+GEOIP_VERSION := 2.3.2026061719
+GEOIP_STAMP := .geoip/$(GEOIP_VERSION).fetched
+
 .PHONY: run test lint format worker migrate superuser bench clean demo demo-data
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-oracle.txt
@@ -20,7 +24,17 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt requirements-oracle.tx
 .env:
 	cp .env.example .env
 
-migrate: $(VENV)/.installed .env
+# Without npm, or offline, the service runs without countries (a warning at start says so).
+$(GEOIP_STAMP):
+	@if command -v npm >/dev/null && mkdir -p .geoip \
+	    && (cd .geoip && npm pack --silent @ip-location-db/geo-whois-asn-country-mmdb@$(GEOIP_VERSION) >/dev/null \
+	        && tar -xzf ip-location-db-geo-whois-asn-country-mmdb-$(GEOIP_VERSION).tgz --strip-components=1 \
+	           package/geo-whois-asn-country.mmdb \
+	        && rm -f ip-location-db-geo-whois-asn-country-mmdb-$(GEOIP_VERSION).tgz); then \
+	    rm -f .geoip/*.fetched && touch $@; \
+	else echo "No country database fetched (needs npm and the npm registry): sessions get no country."; fi
+
+migrate: $(VENV)/.installed .env $(GEOIP_STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
 ## Serve http://$(HOST):3002 (or PORT) with gunicorn on the settings of .env.
@@ -34,7 +48,7 @@ demo:
 	$(PYTHON) -m http.server $(DEMO_PORT) --bind $(HOST) --directory ingest/sdk
 
 ## The whole suite, on the embedded Postgres and a private redis-server unless DATABASE_URL / REDIS_URL are set.
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(GEOIP_STAMP)
 	$(BIN)/pytest
 
 lint: $(VENV)/.installed

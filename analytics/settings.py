@@ -46,6 +46,9 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 RETENTION_SWEEP_INTERVAL_S = retention_sweep_interval_s(env.ENVIRON)
 # Addresses of reverse proxies whose X-Forwarded-For may name the client.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# A MaxMind-format country database (GeoLite2-Country, DB-IP Lite, ip-location-db); `make`
+# fetches the free ip-location-db one here. Missing or unreadable: sessions get no country.
+GEOIP_PATH = env.str("GEOIP_PATH", default=str(BASE_DIR / ".geoip" / "geo-whois-asn-country.mmdb"))
 
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")

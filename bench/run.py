@@ -4,7 +4,8 @@
 
 Scenarios: `noop` (the stack's ceiling: a POST that parses a 6 KB JSON body through the
 same middleware and server settings), `ingest` (batches of 20 events + 50 movement samples,
-a new session and a batchId per batch, an allowed Origin, as the browser SDK sends them),
+a new session and a batchId per batch, an allowed Origin, a browser's User-Agent and a
+campaign-tagged landing URL, as the browser SDK sends them),
 `experiments` (assign then convert). The load is closed-loop: each client waits for an
 answer before sending again, so p99 is the latency seen under that concurrency. After
 `ingest` the rows in the database are compared with what was acknowledged.
@@ -30,7 +31,8 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 ORIGIN = "https://bench.example"
-# What the SDK's requests carry from a visitor's browser; the bot check reads it on every request.
+# What the SDK's requests carry from a visitor's browser; the bot check and the session
+# enrichment read it on every request.
 BROWSER = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 )
@@ -68,6 +70,9 @@ async def request(reader, writer, method: str, path: str, body: bytes, headers: 
     return status, await reader.readexactly(length) if length else b"", keep_alive
 
 
+REFERRERS = ("https://www.google.com/", "https://news.ycombinator.com/item?id=1", "", "https://blog.example/post")
+
+
 def ingest_body(key: str, counter: itertools.count) -> bytes:
     n = next(counter)
     now = int(time.time() * 1000)
@@ -79,7 +84,9 @@ def ingest_body(key: str, counter: itertools.count) -> bytes:
             "session": {
                 "sessionId": f"bench-{os.getpid()}-{n}",
                 "anonId": f"anon-{n % 5000}",
-                "referrer": "https://search.example/?q=analytics",
+                "referrer": REFERRERS[n % len(REFERRERS)],
+                "landingUrl": f"https://shop.example/products/{n % 7}?utm_source=news&utm_medium=email"
+                f"&utm_campaign=spring-{n % 20}&ref={n}",
                 "language": "en-GB",
                 "screen": {"w": 1440, "h": 900},
             },
@@ -301,6 +308,9 @@ def main() -> None:
     )
     parser.add_argument("--port", type=int, default=3099)
     parser.add_argument("--database", default="analytics_bench")
+    parser.add_argument(
+        "--warmup", type=float, default=10, help="seconds of unmeasured noop requests while the workers start"
+    )
     args = parser.parse_args()
 
     env = {
@@ -325,6 +335,9 @@ def main() -> None:
     )
     rows = []
     try:
+        # gunicorn answers once one worker is up: the others' start (imports, data sets) is
+        # not what a scenario measures.
+        asyncio.run(drive(args.port, "noop", key, args.warmup, args.clients))
         for name in args.scenarios:
             cpu_before, load_before = cpu_by_part(server, args.database), time.process_time()
             tally = asyncio.run(drive(args.port, name, key, args.seconds, args.clients))

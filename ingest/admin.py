@@ -71,7 +71,18 @@ class RecentEventTypeFilter(admin.SimpleListFilter):
 @admin.register(Session)
 class SessionAdmin(BySessionSearch, ReadOnlyAdmin):
     session_lookup = ""
-    list_display = ["session_id", "anon_id", "project", "first_seen_at", "last_seen_at", "language"]
+    list_display = [
+        "session_id",
+        "anon_id",
+        "project",
+        "first_seen_at",
+        "last_seen_at",
+        "language",
+        "browser",
+        "device",
+        "country",
+        "channel",
+    ]
     list_filter = ["project", "last_seen_at"]
     list_select_related = ["project"]
     search_fields = ["session_id"]

@@ -18,6 +18,19 @@ NO_CONSTRAINT = {"on_delete": models.DO_NOTHING, "db_constraint": False, "db_ind
 
 
 class Session(models.Model):
+    class Device(models.TextChoices):
+        DESKTOP = "desktop"
+        MOBILE = "mobile"
+        TABLET = "tablet"
+
+    class Channel(models.TextChoices):
+        PAID_SEARCH = "Paid Search"
+        EMAIL = "Email"
+        ORGANIC_SOCIAL = "Organic Social"
+        ORGANIC_SEARCH = "Organic Search"
+        DIRECT = "Direct"
+        REFERRAL = "Referral"
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     session_id = models.CharField(max_length=128)
     anon_id = models.CharField(max_length=128)
@@ -28,6 +41,20 @@ class Session(models.Model):
     screen_width = models.PositiveIntegerField(null=True, blank=True)
     screen_height = models.PositiveIntegerField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True, default="")
+    # From the session's first batch (ingest/enrichment.py), never changed by later ones. Short,
+    # normalised values that the rollups can group by; null on rows stored before they existed,
+    # and for a country or a campaign parameter that is not known.
+    browser = models.CharField(max_length=64, null=True, blank=True)
+    os = models.CharField(max_length=64, null=True, blank=True)
+    device = models.CharField(max_length=8, null=True, blank=True, choices=Device.choices)
+    country = models.CharField(max_length=2, null=True, blank=True, help_text="ISO 3166-1 alpha-2")
+    source = models.CharField(max_length=255, null=True, blank=True)
+    channel = models.CharField(max_length=16, null=True, blank=True, choices=Channel.choices)
+    utm_source = models.CharField(max_length=255, null=True, blank=True)
+    utm_medium = models.CharField(max_length=255, null=True, blank=True)
+    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
+    utm_term = models.CharField(max_length=255, null=True, blank=True)
+    utm_content = models.CharField(max_length=255, null=True, blank=True)
     # Kept by the ingest statement for the SessionHour rollup: the UTC hour of the session's
     # first events, and whether its events fall in more than one hour (null: not known, as for
     # rows written around the ingest statement until `rebuild_rollups` runs).

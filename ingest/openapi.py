@@ -54,6 +54,12 @@ SCHEMAS: dict[str, Any] = {
                     "anonId": _text(payload.ID_MAX, required=True),
                     "referrer": _text(payload.REFERRER_MAX),
                     "language": _text(payload.LANGUAGE_MAX),
+                    "landingUrl": _text(
+                        payload.LANDING_URL_MAX,
+                        description="The URL of the session's first page. Only its utm_* parameters and "
+                        "whether it has a gclid, msclkid or fbclid are kept (from the session's first "
+                        "batch); the rest of it is dropped.",
+                    ),
                     "screen": {
                         "type": ["object", "null"],
                         "properties": {"w": _size(payload.SCREEN_MAX), "h": _size(payload.SCREEN_MAX)},

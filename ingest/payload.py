@@ -21,6 +21,7 @@ EVENT_TYPE_MAX = 64
 CLIENT_ID_MAX = 64
 PATH_MAX = 2048
 REFERRER_MAX = 2048
+LANDING_URL_MAX = 2048
 LANGUAGE_MAX = 35
 USER_AGENT_MAX = 512
 PROPS_MAX_BYTES = 8 * 1024
@@ -61,6 +62,8 @@ class SessionInput:
     language: str
     screen_width: int | None
     screen_height: int | None
+    # Read for its campaign parameters and click ids (ingest/enrichment.py), never stored.
+    landing_url: str = ""
 
 
 def epoch_us(moment: datetime) -> int:
@@ -190,6 +193,7 @@ def _session(raw: Any) -> SessionInput:
             language=_text(raw.get("language"), "language", max_length=LANGUAGE_MAX),
             screen_width=_size(screen.get("w"), "screen.w", maximum=SCREEN_MAX),
             screen_height=_size(screen.get("h"), "screen.h", maximum=SCREEN_MAX),
+            landing_url=_text(raw.get("landingUrl"), "landingUrl", max_length=LANDING_URL_MAX),
         )
     except ItemError as exc:
         raise invalid_field(f"session.{exc.field_name}", exc.problem) from None

@@ -11,7 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypedDict
+from typing import Any
 
 import orjson
 from django.db import connection, transaction
@@ -19,8 +19,17 @@ from django.utils import timezone
 
 from analytics.http import fingerprint
 from ingest import partitions, statements
+from ingest.enrichment import Enrichment, enrich
 from ingest.hours import ceil_hour, floor_hour
-from ingest.payload import USER_AGENT_MAX, Batch, EventInput, MovementInput, epoch_us, parse_batch
+from ingest.payload import (
+    USER_AGENT_MAX,
+    Batch,
+    EventInput,
+    MovementInput,
+    SessionInput,
+    epoch_us,
+    parse_batch,
+)
 from projects.services import count_filtered_bot
 
 logger = logging.getLogger(__name__)
@@ -46,7 +55,7 @@ class IngestResult:
     filtered: str | None = None
 
 
-class SessionRecord(TypedDict):
+class SessionRecord(Enrichment):
     """A session as the write path takes it; its events and samples name it by `key`."""
 
     key: int
@@ -58,6 +67,37 @@ class SessionRecord(TypedDict):
     screen_height: int | None
     user_agent: str
     seen_us: int  # when the batch arrived: the session's first or last sight
+
+
+def session_record(
+    *,
+    key: int,
+    session: SessionInput,
+    user_agent: str,
+    client_address: str,
+    own_origins: frozenset[str],
+    seen_us: int,
+) -> SessionRecord:
+    """A session as the write path takes it, enriched from what its batch says and where it
+    came from (ingest/enrichment.py). The landing URL and the address are read, not kept."""
+    return {
+        "key": key,
+        "session_id": session.session_id,
+        "anon_id": session.anon_id,
+        "referrer": session.referrer,
+        "language": session.language,
+        "screen_width": session.screen_width,
+        "screen_height": session.screen_height,
+        "user_agent": user_agent[:USER_AGENT_MAX],
+        "seen_us": seen_us,
+        **enrich(
+            user_agent=user_agent,
+            client_address=client_address,
+            referrer=session.referrer,
+            landing_url=session.landing_url,
+            own_origins=own_origins,
+        ),
+    }
 
 
 def _batch_key(batch: Batch) -> str | None:
@@ -121,12 +161,21 @@ def _server_binding_cursor():
 
 
 def ingest_batch(
-    *, project_id: uuid.UUID, payload: dict[str, Any], received_at: datetime, user_agent: str = "", bot: bool = False
+    *,
+    project_id: uuid.UUID,
+    payload: dict[str, Any],
+    received_at: datetime,
+    user_agent: str = "",
+    client_address: str = "",
+    own_origins: frozenset[str] = frozenset(),
+    bot: bool = False,
 ) -> IngestResult:
     """Check and store one batch. Everything accepted is committed before this returns.
 
-    Raises ApiError (400) for a bad envelope, in which case nothing is stored. A batch from
-    a bot that the project filters (`bot`) is checked the same way, then only counted.
+    `client_address` only finds the session's country; a referrer on `own_origins` (the
+    project's) counts as none. Raises ApiError (400) for a bad envelope, in which case nothing
+    is stored. A batch from a bot that the project filters (`bot`) is checked the same way,
+    then only counted.
     """
     batch = parse_batch(payload, received_at=received_at)
     if bot:
@@ -139,22 +188,17 @@ def ingest_batch(
             rejected_count=batch.rejected_count,
             filtered="bot",
         )
-    session = batch.session
+    record = session_record(
+        key=0,
+        session=batch.session,
+        user_agent=user_agent,
+        client_address=client_address,
+        own_origins=own_origins,
+        seen_us=epoch_us(received_at),
+    )
     stored = store(
         project_id=project_id,
-        sessions=[
-            {
-                "key": 0,
-                "session_id": session.session_id,
-                "anon_id": session.anon_id,
-                "referrer": session.referrer,
-                "language": session.language,
-                "screen_width": session.screen_width,
-                "screen_height": session.screen_height,
-                "user_agent": user_agent[:USER_AGENT_MAX],
-                "seen_us": epoch_us(received_at),
-            }
-        ],
+        sessions=[record],
         events=_first_of_each_id(batch.events),
         movement=batch.movement,
         received_at=received_at,

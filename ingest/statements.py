@@ -7,6 +7,7 @@ session column the dashboard reads is added to the session upsert and to `ROLLUP
 nowhere else.
 """
 
+from ingest import enrichment
 from ingest.models import (
     BatchClaim,
     Event,
@@ -26,6 +27,14 @@ SAMPLES = MovementSample._meta.db_table
 SESSION_HOURS = SessionHour._meta.db_table
 HOURLY_COUNTS = HourlyCount._meta.db_table
 HOURLY_DELTAS = HourlyCountDelta._meta.db_table
+
+
+# The session columns of ingest/enrichment.py, set on the session's first sight only: the upsert
+# below leaves them as they are.
+ENRICHED = enrichment.COLUMNS
+ENRICHED_COLUMNS = ", ".join(ENRICHED)
+ENRICHED_COLUMNS_OF_N = ", ".join(f"n.{column}" for column in ENRICHED)
+ENRICHED_COLUMN_TYPES = ", ".join(f"{column} text" for column in ENRICHED)
 
 
 def _epoch(microseconds: str) -> str:
@@ -87,10 +96,10 @@ session_hours AS (
 STORE_SQL = f"""
 WITH sessions AS (
     SELECT n.key, n.session_id, n.anon_id, n.referrer, n.language, n.screen_width, n.screen_height,
-           n.user_agent, {_epoch("n.seen_us")} AS seen_at
+           n.user_agent, {_epoch("n.seen_us")} AS seen_at, {ENRICHED_COLUMNS_OF_N}
     FROM json_to_recordset(%(sessions)s::json) AS n(
         key integer, session_id text, anon_id text, referrer text, language text, screen_width integer,
-        screen_height integer, user_agent text, seen_us bigint
+        screen_height integer, user_agent text, seen_us bigint, {ENRICHED_COLUMN_TYPES}
     )
 ), events AS (
     SELECT coalesce(e.session_key, 0) AS session_key, e.client_id, e.type, e.path, e.props,
@@ -106,11 +115,12 @@ WITH sessions AS (
 ), session_rows AS (
     INSERT INTO {SESSIONS} AS s (
         project_id, session_id, anon_id, first_seen_at, last_seen_at,
-        referrer, language, screen_width, screen_height, user_agent, first_event_hour, spans_hours
+        referrer, language, screen_width, screen_height, user_agent, first_event_hour, spans_hours,
+        {ENRICHED_COLUMNS}
     )
     SELECT %(project)s, n.session_id, n.anon_id, n.seen_at, n.seen_at,
            n.referrer, n.language, n.screen_width, n.screen_height, n.user_agent,
-           h.first_hour, coalesce(h.spans, false)
+           h.first_hour, coalesce(h.spans, false), {ENRICHED_COLUMNS_OF_N}
     FROM sessions AS n LEFT JOIN event_hours AS h ON h.session_key = n.key
     ON CONFLICT (project_id, session_id) DO UPDATE SET
         last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from ingest import partitions, services
-from ingest.payload import epoch_us
+from ingest.payload import SessionInput, epoch_us
 from ingest.services import SessionRecord
 
 logger = logging.getLogger(__name__)
@@ -29,18 +29,47 @@ logger = logging.getLogger(__name__)
 HOURLY = [2, 1, 1, 1, 1, 2, 3, 5, 7, 9, 10, 11, 12, 12, 13, 13, 12, 11, 10, 9, 8, 6, 4, 3]
 WEEKDAY = [10, 10, 10, 10, 9, 6, 5]
 
+# The site the traffic lands on (its landing URLs).
+SITE = "https://www.example.com"
 REFERRERS = {
-    "": 38,
-    "https://www.google.com/": 30,
+    "": 34,
+    "https://www.google.com/": 26,
+    "https://www.google.de/": 4,
     "https://news.ycombinator.com/": 6,
     "https://duckduckgo.com/": 5,
     "https://www.reddit.com/": 5,
-    "https://t.co/": 4,
+    "https://l.facebook.com/": 4,
+    "https://t.co/": 3,
     "https://github.com/": 4,
     "https://www.bing.com/": 3,
     "https://www.linkedin.com/": 2,
     "https://newsletter.example.net/": 2,
-    "https://www.producthunt.com/": 1,
+    "https://www.producthunt.com/": 2,
+}
+# The query of the landing page: most sessions have none; campaigns tag the rest (a paid search
+# ad's click carries a gclid, a Microsoft ad's an msclkid).
+LANDING_QUERIES = {
+    "": 80,
+    "?utm_source=newsletter&utm_medium=email&utm_campaign=spring-launch": 5,
+    "?utm_source=google&utm_medium=cpc&utm_campaign=brand&utm_term=web+analytics&gclid=Cj0KCQ": 5,
+    "?utm_source=bing&utm_medium=cpc&utm_campaign=brand&msclkid=7d1f2e": 1,
+    "?utm_source=twitter&utm_medium=social&utm_campaign=spring-launch&utm_content=thread": 3,
+    "?utm_source=partner-blog&utm_medium=referral&utm_campaign=integrations": 2,
+    "?gclid=EAIaIQobChMI": 4,
+}
+# Client addresses, one per country, weighted like a site with a worldwide audience. They only
+# find the session's country through the country database, as a real client's would.
+ADDRESSES = {
+    "8.8.8.8": 30,  # US
+    "81.2.69.160": 10,  # GB
+    "5.62.60.1": 12,  # DE
+    "90.0.0.1": 8,  # FR
+    "2.16.0.1": 5,  # NL
+    "200.160.2.3": 6,  # BR
+    "133.242.0.1": 5,  # JP
+    "1.1.1.1": 3,  # AU
+    "41.0.0.1": 2,  # ZA
+    "2001:4860:4860::8888": 4,  # US, over IPv6
 }
 LANGUAGES = {
     "en-US": 34,
@@ -56,28 +85,46 @@ LANGUAGES = {
     "zh-CN": 3,
     "": 3,
 }
-# (width, height) of the screen; the viewport is the width and the height less browser chrome.
-SCREENS = {
-    (1920, 1080): 22,
-    (1440, 900): 12,
-    (1536, 864): 10,
-    (1366, 768): 9,
-    (2560, 1440): 5,
-    (1280, 800): 2,
-    (390, 844): 14,
-    (412, 915): 8,
-    (414, 896): 7,
-    (375, 667): 5,
-    (768, 1024): 4,
-    (820, 1180): 2,
+# Desktop, phone and tablet browsers; a screen is drawn for each kind of device.
+DESKTOP_AGENTS = {
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+    "Safari/537.36": 30,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+    "Safari/537.36 Edg/130.0.0.0": 8,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+    "Safari/605.1.15": 12,
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+    "Safari/537.36": 10,
+    "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0": 5,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:131.0) Gecko/20100101 Firefox/131.0": 5,
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36": 2,
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+    "Safari/537.36 OPR/115.0.0.0": 2,
 }
-USER_AGENTS = [
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/130.0 Safari/537.36",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 Version/17.5 Safari/605.1.15",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
-    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/130.0 Mobile Safari/537.36",
-    "Mozilla/5.0 (X11; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0",
+MOBILE_AGENTS = {
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1": 20,
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 "
+    "Mobile Safari/537.36": 14,
+    "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/25.0 "
+    "Chrome/121.0.0.0 Mobile Safari/537.36": 6,
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "CriOS/130.0.6723.90 Mobile/15E148 Safari/604.1": 4,
+    "Mozilla/5.0 (Android 14; Mobile; rv:131.0) Gecko/131.0 Firefox/131.0": 2,
+}
+TABLET_AGENTS = {
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 "
+    "Mobile/15E148 Safari/604.1": 5,
+    "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36": 2,
+}
+# (width, height) of the screen per user agent list: the viewport is the width and the height
+# less browser chrome.
+DEVICE_SCREENS = [
+    (DESKTOP_AGENTS, {(1920, 1080): 22, (1440, 900): 12, (1536, 864): 10, (1366, 768): 9, (2560, 1440): 5}),
+    (MOBILE_AGENTS, {(390, 844): 14, (412, 915): 8, (414, 896): 7, (375, 667): 5}),
+    (TABLET_AGENTS, {(768, 1024): 4, (820, 1180): 2}),
 ]
+DEVICE_WEIGHTS = [58, 36, 6]
 
 
 @dataclass(frozen=True)
@@ -166,7 +213,9 @@ class TrafficModel:
         self.next_cum = list(itertools.accumulate(page.weight for page in PAGES))
         self.referrers, self.referrer_cum = _cumulative(REFERRERS)
         self.languages, self.language_cum = _cumulative(LANGUAGES)
-        self.screens, self.screen_cum = _cumulative(SCREENS)
+        self.devices = [(_cumulative(agents), _cumulative(screens)) for agents, screens in DEVICE_SCREENS]
+        self.landing_queries, self.landing_cum = _cumulative(LANDING_QUERIES)
+        self.addresses, self.address_cum = _cumulative(ADDRESSES)
 
     def _pick(self, values: list, cum_weights: list[int]):
         return self.random.choices(values, cum_weights=cum_weights)[0]
@@ -221,10 +270,12 @@ class TrafficModel:
     def _add_session(self, chunk: Chunk, start: datetime, *, budget: int) -> int:
         rnd = self.random
         index = len(chunk.sessions)
-        width, height = self._pick(self.screens, self.screen_cum)
+        (agents, agent_cum), (screens, screen_cum) = rnd.choices(self.devices, weights=DEVICE_WEIGHTS)[0]
+        width, height = self._pick(screens, screen_cum)
         viewport = (width, max(300, height - rnd.choice((80, 110, 140))))
         moment = start
         page = self._pick(PAGES, self.entry_cum)
+        entry = page.path
         added = 0
         for view in range(self._page_views()):
             if moment >= self.end or added >= budget:
@@ -235,20 +286,26 @@ class TrafficModel:
             moment += timedelta(seconds=3 + rnd.expovariate(1 / 50))
         if not added:
             return 0
+        session = SessionInput(
+            # Not from the seed: a second run into the same project must not reuse ids.
+            session_id=f"s-{uuid.uuid4().hex}",
+            anon_id=self._visitor(),
+            referrer=self._pick(self.referrers, self.referrer_cum),
+            language=self._pick(self.languages, self.language_cum),
+            screen_width=width,
+            screen_height=height,
+            landing_url=f"{SITE}{entry}{self._pick(self.landing_queries, self.landing_cum)}",
+        )
         chunk.sessions.append(
-            {
-                "key": index,
-                # Not from the seed: a second run into the same project must not reuse ids.
-                "session_id": f"s-{uuid.uuid4().hex}",
-                "anon_id": self._visitor(),
-                "referrer": self._pick(self.referrers, self.referrer_cum),
-                "language": self._pick(self.languages, self.language_cum),
-                "screen_width": width,
-                "screen_height": height,
-                "user_agent": rnd.choice(USER_AGENTS),
+            services.session_record(
+                key=index,
+                session=session,
+                user_agent=self._pick(agents, agent_cum),
+                client_address=self._pick(self.addresses, self.address_cum),
+                own_origins=frozenset(),
                 # As if the session's one batch arrived just after its last event.
-                "seen_us": epoch_us(min(moment, self.end)) + RECEIVED_AFTER_US,
-            }
+                seen_us=epoch_us(min(moment, self.end)) + RECEIVED_AFTER_US,
+            )
         )
         return added
 

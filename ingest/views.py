@@ -1,7 +1,7 @@
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from analytics.http import json_response, plain_api_view, read_json_object
+from analytics.http import client_ip, json_response, plain_api_view, read_json_object
 from ingest import services
 from ingest.serializers import IngestResultSerializer
 from projects.auth import authenticate_public, is_filtered_bot
@@ -18,6 +18,8 @@ def ingest(request: HttpRequest) -> HttpResponse:
         payload=payload,
         received_at=received_at,
         user_agent=request.headers.get("User-Agent", ""),
+        client_address=client_ip(request),
+        own_origins=project.origins,
         bot=is_filtered_bot(request, project),
     )
     return json_response(IngestResultSerializer.render(result), status=202)

@@ -266,6 +266,19 @@ def test_it_sends_a_page_view_on_load(open_page, shop):
     assert (session.screen_width, session.screen_height) == (1280, 720)
 
 
+def test_it_sends_the_landing_url_whose_campaign_tags_the_session(open_page, shop):
+    page = open_page("/?utm_source=Spring%20Mail&utm_medium=email&utm_campaign=launch&token=secret")
+    wait_for(page, lambda: events(shop, "page_view"), what="the page view")
+    page.click("text=Pricing")  # later batches carry the same landing URL; the first one counts anyway
+    wait_for(page, lambda: len(events(shop, "page_view")) == 2)
+
+    session = Session.objects.get(project=shop.project)
+    assert (session.utm_source, session.utm_medium, session.utm_campaign) == ("Spring Mail", "email", "launch")
+    assert (session.source, session.channel) == ("Spring Mail", "Email")
+    assert session.device == "desktop" and session.browser is not None
+    assert all("secret" not in str(value) for value in Session.objects.values().get().values())
+
+
 def test_it_sends_a_page_view_on_each_single_page_app_navigation(open_page, shop):
     page = open_page("/")
     wait_for(page, lambda: events(shop, "page_view"))

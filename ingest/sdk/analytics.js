@@ -109,7 +109,9 @@
     if (!session || now - session.last > cfg.sessionTimeout) {
       const saved = store.get("session");
       const fresh = saved?.id && now - saved.last <= cfg.sessionTimeout;
-      const next = fresh ? saved : { id: uuid(), last: now, ref: document.referrer.slice(0, 2048) };
+      const next = fresh
+        ? saved
+        : { id: uuid(), last: now, ref: document.referrer.slice(0, 2048), url: location.href.slice(0, 2048) };
       if (session && next.id !== session.id) flush(); // the buffer belongs to the old session
       session = next;
     }
@@ -165,6 +167,7 @@
         sessionId: session?.id,
         anonId,
         referrer: session?.ref || undefined,
+        landingUrl: session?.url,
         language: navigator.language,
         screen: { w: screen.width, h: screen.height },
       },
