@@ -28,7 +28,7 @@ def test_the_answer_has_exactly_the_contracts_shape(admin_api, tenant, checkout)
     response = results(admin_api, tenant)
     assert response.status_code == 200
     answer = response.json()
-    assert set(answer) == {"experiment", "goal", "variants", "srm"}
+    assert set(answer) == {"experiment", "goal", "variants", "srm", "sampleSize"}
     assert answer["experiment"] == {
         "key": "checkout",
         "projectId": str(tenant.project.id),
@@ -47,8 +47,11 @@ def test_the_answer_has_exactly_the_contracts_shape(admin_api, tenant, checkout)
         "pValue",
         "ci95",
         "chanceToBeatControl",
+        "sequential",
     }
+    assert set(variant["sequential"]) == {"ci95", "pValue"}
     assert set(answer["srm"]) == {"pValue", "flagged"}
+    assert set(answer["sampleSize"]) == {"mde", "requiredPerVariant", "progress"}
 
 
 def test_the_numbers_match_the_textbook_formulas(admin_api, tenant):
@@ -121,16 +124,19 @@ def test_an_experiment_nobody_saw_has_zeros_and_nulls(admin_api, tenant, checkou
             "pValue": None,
             "ci95": None,
             "chanceToBeatControl": None,
+            "sequential": None,
         },
     ]
     assert answer["srm"] == {"pValue": None, "flagged": False}
+    assert answer["sampleSize"] == {"mde": 0.1, "requiredPerVariant": None, "progress": None}
 
 
 def test_a_variant_without_exposures_has_null_comparisons(admin_api, tenant, checkout):
     expose(checkout, "control", count=50, converted=5)
     variant = results(admin_api, tenant).json()["variants"][1]
     assert (variant["exposures"], variant["rate"]) == (0, 0)
-    assert [variant[name] for name in ("uplift", "pValue", "ci95", "chanceToBeatControl")] == [None] * 4
+    names = ("uplift", "pValue", "ci95", "chanceToBeatControl", "sequential")
+    assert [variant[name] for name in names] == [None] * 5
 
 
 def test_without_any_conversion_only_the_chance_to_beat_control_is_defined(admin_api, tenant, checkout):
@@ -141,6 +147,7 @@ def test_without_any_conversion_only_the_chance_to_beat_control_is_defined(admin
     assert variant["uplift"] is None  # the control rate is 0
     assert variant["pValue"] is None  # the standard error is 0
     assert variant["ci95"] is None
+    assert variant["sequential"] is None  # no variance in either arm
     assert variant["chanceToBeatControl"] == pytest.approx(0.5, abs=1e-9)
 
 
