@@ -17,6 +17,11 @@ from experiments.report import build_report
 from experiments.validation import MAX_VARIANTS, MIN_VARIANTS, validate_variants
 
 
+def today() -> datetime.date:
+    """The UTC day the results page's timeline runs to."""
+    return datetime.datetime.now(datetime.UTC).date()
+
+
 class VariantFormSet(BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
@@ -124,9 +129,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                 project_id=experiment.project_id, experiment_key=experiment.key, goal=None
             )
         )
-        timeline = selectors.timeline(
-            experiment=experiment, goal=goal, until=datetime.datetime.now(datetime.UTC).date()
-        )
+        timeline = selectors.timeline(experiment=experiment, goal=goal, until=today())
         mixed = selectors.visitors_in_more_than_one_variant(
             project_id=experiment.project_id, experiment_id=experiment.id
         )

@@ -57,13 +57,11 @@ class ComparisonInterval(AgainstControl, serializers.ListField):
     pass
 
 
-class SequentialSerializer(ResponseShape):
+class SequentialSerializer(AgainstControl, ResponseShape):
+    """The always-valid comparison; null while an arm's rate is 0 or 1 (no variance to go on)."""
+
     ci95 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
     pValue = serializers.FloatField(source="p_value", **PROBABILITY)
-
-
-class SequentialComparison(AgainstControl, SequentialSerializer):
-    """The always-valid comparison; null while an arm's rate is 0 or 1 (no variance to go on)."""
 
 
 class VariantResultSerializer(ResponseShape):
@@ -76,7 +74,7 @@ class VariantResultSerializer(ResponseShape):
     pValue = ComparisonNumber(source="comparison.p_value", **PROBABILITY)
     ci95 = ComparisonInterval(source="comparison.ci95", child=serializers.FloatField(), min_length=2, max_length=2)
     chanceToBeatControl = ComparisonNumber(source="comparison.chance_to_beat_control", **PROBABILITY)
-    sequential = SequentialComparison(source="comparison.sequential")
+    sequential = SequentialSerializer(source="comparison.sequential")
 
 
 class ResultsExperimentSerializer(ResponseShape):

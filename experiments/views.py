@@ -56,7 +56,7 @@ class MdeField(CheckedByTheService):
     pass
 
 
-@extend_schema_field({"type": ["string", "null"], "minLength": 1, "maxLength": MAX_GOAL_LENGTH, "pattern": NO_NUL})
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": MAX_GOAL_LENGTH, "pattern": NO_NUL})
 class PrimaryGoalField(CheckedByTheService):
     pass
 
