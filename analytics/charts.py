@@ -45,22 +45,21 @@ class ValueAxis:
         return round(self.bottom - (value - self.low) / (self.high - self.low) * (self.bottom - self.top), 1)
 
     def ticks(self, label: Callable[[float], str]) -> list[Tick]:
-        values = (self.low + self.step * index for index in range(self.steps + 1))
+        # Whole multiples of the step, so that the tick at 0 is 0 and not -1e-17 ("-0.0").
+        first = round(self.low / self.step)
+        values = ((first + index) * self.step for index in range(self.steps + 1))
         return [Tick(position=self.y(value), label=label(value)) for value in values]
 
 
 def value_axis(*, low: float, high: float, steps: int, top: float, bottom: float, min_step: float) -> ValueAxis:
-    """The axis of `steps` equal round steps that starts at a multiple of its step and holds low..high.
+    """About `steps` equal round steps from a multiple of the step at or below low, up to high.
 
-    min_step keeps a flat series (high == low) from asking for steps of nothing.
+    One more step is added when starting below low leaves high out. min_step keeps a flat
+    series (high == low) from asking for steps of nothing.
     """
     step = nice_step(max(min_step, (high - low) / steps))
-    while True:
-        start = math.floor(low / step) * step
-        if start + step * steps >= high:
-            return ValueAxis(low=start, step=step, steps=steps, top=top, bottom=bottom)
-        # Starting below low cost the room to reach high: the next round step does.
-        step = nice_step(step * 1.5)
+    start = math.floor(low / step) * step
+    return ValueAxis(low=start, step=step, steps=max(steps, math.ceil((high - start) / step)), top=top, bottom=bottom)
 
 
 @dataclass(frozen=True)
