@@ -56,6 +56,14 @@ def add(admin_client, tenant, rows, key="checkout"):
     )
 
 
+def change(admin_client, experiment, rows, *, initial, **fields):
+    """POST the change form: name and description empty, the settings as shown, `fields` over them."""
+    return admin_client.post(
+        change_url(experiment),
+        {"name": "", "description": "", **SETTINGS, **fields, **inline_data(rows, initial=initial)},
+    )
+
+
 def test_the_changelist_shows_each_experiment_with_its_split_and_a_results_link(admin_client, checkout):
     response = admin_client.get(CHANGELIST)
     assert response.status_code == 200
@@ -90,16 +98,14 @@ def test_an_experiment_is_created_with_its_variants_inline(admin_client, tenant)
 
 def test_the_settings_of_the_statistics_can_be_changed(admin_client, checkout):
     control, b = checkout.variants.all()
-    response = admin_client.post(
-        change_url(checkout),
-        {
-            "name": "",
-            "description": "",
-            "primary_goal": "purchase",
-            "mde": "0.05",
-            "sequential_tuning": "20000",
-            **inline_data([("control", 50, control.id), ("b", 50, b.id)], initial=2),
-        },
+    response = change(
+        admin_client,
+        checkout,
+        [("control", 50, control.id), ("b", 50, b.id)],
+        initial=2,
+        primary_goal="purchase",
+        mde="0.05",
+        sequential_tuning="20000",
     )
     assert response.status_code == 302
     checkout.refresh_from_db()
@@ -117,16 +123,7 @@ def test_the_settings_of_the_statistics_can_be_changed(admin_client, checkout):
 )
 def test_settings_out_of_range_are_refused_with_their_reason(admin_client, checkout, settings, message):
     control, b = checkout.variants.all()
-    response = admin_client.post(
-        change_url(checkout),
-        {
-            "name": "",
-            "description": "",
-            **SETTINGS,
-            **settings,
-            **inline_data([("control", 50, control.id), ("b", 50, b.id)], initial=2),
-        },
-    )
+    response = change(admin_client, checkout, [("control", 50, control.id), ("b", 50, b.id)], initial=2, **settings)
     assert response.status_code == 200
     assert message in response.content.decode()
     checkout.refresh_from_db()
@@ -166,14 +163,8 @@ def test_the_change_page_links_to_the_results(admin_client, checkout):
 
 def test_weights_can_be_changed_and_a_variant_added_after_the_control(admin_client, checkout):
     control, b = checkout.variants.all()
-    response = admin_client.post(
-        change_url(checkout),
-        {
-            "name": "Checkout",
-            "description": "",
-            **SETTINGS,
-            **inline_data([("control", 40, control.id), ("b", 40, b.id), ("c", 20)], initial=2),
-        },
+    response = change(
+        admin_client, checkout, [("control", 40, control.id), ("b", 40, b.id), ("c", 20)], initial=2, name="Checkout"
     )
     assert response.status_code == 302
     assert [(v.key, v.weight, v.position) for v in checkout.variants.all()] == [
@@ -185,15 +176,7 @@ def test_weights_can_be_changed_and_a_variant_added_after_the_control(admin_clie
 
 def test_a_change_that_breaks_the_weight_sum_is_refused(admin_client, checkout):
     control, b = checkout.variants.all()
-    response = admin_client.post(
-        change_url(checkout),
-        {
-            "name": "",
-            "description": "",
-            **SETTINGS,
-            **inline_data([("control", 60, control.id), ("b", 50, b.id)], initial=2),
-        },
-    )
+    response = change(admin_client, checkout, [("control", 60, control.id), ("b", 50, b.id)], initial=2)
     assert response.status_code == 200
     assert "they must add up to 100" in response.content.decode()
     assert list(checkout.variants.values_list("weight", flat=True)) == [50, 50]
@@ -205,14 +188,8 @@ def test_a_variant_people_were_shown_cannot_be_deleted(admin_client, tenant):
     )
     expose(experiment, "b", count=1)
     control, b, c = experiment.variants.all()
-    response = admin_client.post(
-        change_url(experiment),
-        {
-            "name": "",
-            "description": "",
-            **SETTINGS,
-            **inline_data([("control", 50, control.id), ("b", 0, b.id, True), ("c", 50, c.id)], initial=3),
-        },
+    response = change(
+        admin_client, experiment, [("control", 50, control.id), ("b", 0, b.id, True), ("c", 50, c.id)], initial=3
     )
     assert response.status_code == 200
     assert "would require deleting the following protected related objects" in response.content.decode()
