@@ -117,7 +117,8 @@ class ExperimentAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_view_permission(request, experiment):
             raise PermissionDenied
-        by_goal = {results.goal: results for results in selectors.results_by_goal(experiment=experiment)}
+        goals = selectors.results_by_goal(experiment=experiment)
+        by_goal = {results.goal: results for results in goals.results}
         # The primary goal is shown until another is picked; an empty choice means any goal.
         goal = request.GET.get("goal", experiment.primary_goal)
         if goal not in by_goal:
@@ -141,7 +142,11 @@ class ExperimentAdmin(admin.ModelAdmin):
             "goals": list(by_goal),
             "goal": goal,
             "report": build_report(
-                results, by_goal=list(by_goal.values()), timeline=timeline, visitors_in_several_variants=mixed
+                results,
+                goals=goals,
+                timeline=timeline,
+                pace=selectors.pace(results=results, days_run=len(timeline)),
+                visitors_in_several_variants=mixed,
             ),
         }
         return TemplateResponse(request, "admin/experiments/experiment/results.html", context)

@@ -10,9 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from analytics.charts import Slots, Tick, points, value_axis
-from experiments import stats
 from experiments.models import Experiment
-from experiments.selectors import ExperimentResults, TimelineDay, VariantResult
+from experiments.selectors import ExperimentResults, Goals, Pace, TimelineDay, VariantResult
 
 SIGNIFICANCE_LEVEL = 0.05
 # Horizontal bar chart geometry, in SVG user units.
@@ -199,7 +198,7 @@ def _interval_text(interval: tuple[float, float] | None, formatter: Callable[[fl
     return "—" if interval is None else f"{formatter(interval[0])} … {formatter(interval[1])}"
 
 
-def _sequential(variant: VariantResult) -> stats.Sequential | None:
+def _sequential(variant: VariantResult):
     return variant.comparison.sequential if variant.comparison else None
 
 
@@ -335,7 +334,7 @@ def _days(count: int) -> str:
     return f"{count} day" if count == 1 else f"{count} days"
 
 
-def _plan(results: ExperimentResults, *, days_run: int) -> str:
+def _plan(results: ExperimentResults, pace: Pace) -> str:
     size = results.sample_size
     control = results.variants[0]
     if size.required_per_variant is None:
@@ -352,52 +351,41 @@ def _plan(results: ExperimentResults, *, days_run: int) -> str:
         return plan + " The planned sample is reached: the fixed-horizon numbers may be read now, once."
     if results.experiment.status == Experiment.Status.STOPPED:
         return plan + " Stopped, it gains no exposures."
-    per_day = size.smallest_exposures / days_run if days_run else 0.0
-    remaining = stats.days_remaining(
-        required_per_variant=size.required_per_variant,
-        smallest_exposures=size.smallest_exposures,
-        smallest_per_day=per_day,
-    )
+    remaining = pace.days_remaining
     if remaining is None:
         return plan + " The smallest arm gains no exposures, so it would never get there."
     return (
         plan + f" About {remaining:,} more {'day' if remaining == 1 else 'days'} at the current rate "
-        f"({per_day:,.0f} exposures a day in the smallest arm over {_days(days_run)})."
+        f"({pace.smallest_per_day:,.0f} exposures a day in the smallest arm over {_days(pace.days_run)})."
     )
 
 
-def _goal_rows(by_goal: list[ExperimentResults]) -> list[GoalRow]:
-    """Each goal against the control, the primary goal first; Holm across goals, variant by variant."""
-    if not by_goal:
-        return []
-    primary = by_goal[0].experiment.primary_goal
+def _goal_rows(goals: Goals) -> list[GoalRow]:
+    """Each goal against the control, goal by goal (the primary first), then variant by variant."""
     rows = []
-    holm_applied = len(by_goal) > 1
-    for index in range(1, len(by_goal[0].variants)):
-        per_goal = [(results, results.variants[index]) for results in by_goal]
-        p_values = [sequential.p_value if (sequential := _sequential(v)) else None for _, v in per_goal]
-        adjusted = stats.holm(p_values) if holm_applied else p_values
-        for (results, variant), p_value, adjusted_p in zip(per_goal, p_values, adjusted, strict=True):
+    for goal_index, results in enumerate(goals.results):
+        control = results.variants[0]
+        for index, variant in enumerate(results.variants[1:], start=1):
             sequential = _sequential(variant)
+            adjusted = goals.holm[goal_index][index] if goals.holm else None
+            decisive = adjusted if goals.holm else (sequential.p_value if sequential else None)
             rows.append(
                 GoalRow(
                     goal=results.goal,
-                    is_primary=results.goal == primary,
+                    is_primary=results.goal == results.experiment.primary_goal,
                     variant=variant.key,
-                    control_rate=percent(results.variants[0].rate),
+                    control_rate=percent(control.rate),
                     rate=percent(variant.rate),
                     interval=_interval_text(sequential.ci95 if sequential else None, percentage_points),
-                    p_value=p_value_text(p_value),
-                    adjusted_p_value=p_value_text(adjusted_p) if holm_applied else "",
-                    survives=adjusted_p is not None and adjusted_p < SIGNIFICANCE_LEVEL,
+                    p_value=p_value_text(sequential.p_value if sequential else None),
+                    adjusted_p_value=p_value_text(adjusted) if goals.holm else "",
+                    survives=decisive is not None and decisive < SIGNIFICANCE_LEVEL,
                 )
             )
-    # Goal by goal (in by_goal's order, the primary first), then variant by variant.
-    order = {results.goal: position for position, results in enumerate(by_goal)}
-    return sorted(rows, key=lambda row: order[row.goal])
+    return rows
 
 
-def _quality(results: ExperimentResults, *, mixed: int, days_run: int) -> Quality:
+def _quality(results: ExperimentResults, *, mixed: int, pace: Pace) -> Quality:
     total = sum(variant.exposures for variant in results.variants)
     if results.srm_p_value is None:
         srm = "not checked yet (no exposures)"
@@ -405,7 +393,11 @@ def _quality(results: ExperimentResults, *, mixed: int, days_run: int) -> Qualit
         srm = f"mismatch: the exposures do not follow the weights ({_p_phrase(results.srm_p_value)})"
     else:
         srm = f"the exposures follow the weights ({_p_phrase(results.srm_p_value)})"
-    per_day = f"{total / days_run:,.0f} ({total:,} over {_days(days_run)})" if days_run else "none yet"
+    per_day = (
+        f"{pace.exposures_per_day:,.0f} ({total:,} over {_days(pace.days_run)})"
+        if pace.exposures_per_day is not None
+        else "none yet"
+    )
     return Quality(srm=srm, srm_flagged=results.srm_flagged, visitors_in_several_variants=mixed, per_day=per_day)
 
 
@@ -501,23 +493,20 @@ def _timeline(days: list[TimelineDay]) -> Timeline | None:
 def build_report(
     results: ExperimentResults,
     *,
-    by_goal: list[ExperimentResults],
+    goals: Goals,
     timeline: list[TimelineDay],
+    pace: Pace,
     visitors_in_several_variants: int,
 ) -> Report:
-    """The page of `results` (the goal shown), with every goal's row and the day-by-day timeline.
-
-    The experiment has run for len(timeline) days: from its first exposure's day to today.
-    """
-    days_run = len(timeline)
+    """The page of `results` (the goal shown), with every goal's row and the day-by-day timeline."""
     return Report(
         findings=_findings(results),
         why_sequential=WHY_SEQUENTIAL,
         rows=[_row(variant, is_control=index == 0) for index, variant in enumerate(results.variants)],
         chart=_chart(results),
-        plan=_plan(results, days_run=days_run),
-        goals=_goal_rows(by_goal),
-        holm_applied=len(by_goal) > 1,
-        quality=_quality(results, mixed=visitors_in_several_variants, days_run=days_run),
+        plan=_plan(results, pace),
+        goals=_goal_rows(goals),
+        holm_applied=bool(goals.holm),
+        quality=_quality(results, mixed=visitors_in_several_variants, pace=pace),
         timeline=_timeline(timeline),
     )

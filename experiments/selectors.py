@@ -200,16 +200,6 @@ def experiment_results(*, project_id: uuid.UUID, experiment_key: str, goal: str 
     )
 
 
-def goals_seen(*, project_id: uuid.UUID, experiment_id: uuid.UUID) -> list[str]:
-    """The goals this experiment has conversions for, alphabetically."""
-    return list(
-        Conversion.objects.filter(project_id=project_id, experiment_id=experiment_id)
-        .values_list("goal", flat=True)
-        .distinct()
-        .order_by("goal")
-    )
-
-
 def _variant_of_converter(*, project_id: uuid.UUID, experiment_id: uuid.UUID) -> Subquery:
     """The variant a conversion's anonId was exposed to (None for one never exposed)."""
     return Subquery(
@@ -219,7 +209,30 @@ def _variant_of_converter(*, project_id: uuid.UUID, experiment_id: uuid.UUID) ->
     )
 
 
-def results_by_goal(*, experiment: Experiment) -> list[ExperimentResults]:
+@dataclass(frozen=True)
+class Goals:
+    """Every goal's results, and the sequential p-values adjusted for reading them all."""
+
+    results: list[ExperimentResults]
+    # holm[g][v]: variant v's sequential p-value on goal g, Holm-adjusted across the goals
+    # (variant by variant); None for the control and where undefined. Empty with one goal.
+    holm: list[list[float | None]]
+
+
+def goals_from_results(results: list[ExperimentResults]) -> Goals:
+    """The goals' results with their Holm adjustment (none for a single goal)."""
+    if len(results) < 2:
+        return Goals(results=results, holm=[])
+    adjusted: list[list[float | None]] = [[None] * len(goal.variants) for goal in results]
+    for index in range(1, len(results[0].variants)):
+        comparisons = [goal.variants[index].comparison for goal in results]
+        p_values = [comparison.sequential.p_value if comparison.sequential else None for comparison in comparisons]
+        for goal_index, p_value in enumerate(stats.holm(p_values)):
+            adjusted[goal_index][index] = p_value
+    return Goals(results=results, holm=adjusted)
+
+
+def results_by_goal(*, experiment: Experiment) -> Goals:
     """The results of every goal exposed visitors converted on, in two aggregate queries.
 
     The primary goal comes first, even before anyone converts on it; the others follow
@@ -248,7 +261,7 @@ def results_by_goal(*, experiment: Experiment) -> list[ExperimentResults]:
     if experiment.primary_goal is not None and experiment.primary_goal not in conversions:
         goals.insert(0, experiment.primary_goal)
     variants = list(experiment.variants.all())
-    return [
+    results = [
         results_from_counts(
             experiment=experiment,
             variants=variants,
@@ -259,6 +272,7 @@ def results_by_goal(*, experiment: Experiment) -> list[ExperimentResults]:
         )
         for goal in goals
     ]
+    return goals_from_results(results)
 
 
 def visitors_in_more_than_one_variant(*, project_id: uuid.UUID, experiment_id: uuid.UUID) -> int:
@@ -342,3 +356,31 @@ def timeline(*, experiment: Experiment, goal: str | None, until: datetime.date) 
         )
         day += datetime.timedelta(days=1)
     return days
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast exposures come, and when the smallest arm reaches the planned sample at that pace."""
+
+    # UTC days from the first exposure's to today, both counted; 0 before any exposure.
+    days_run: int
+    exposures_per_day: float | None
+    smallest_per_day: float | None
+    days_remaining: int | None
+
+
+def pace(*, results: ExperimentResults, days_run: int) -> Pace:
+    if not days_run:
+        return Pace(days_run=0, exposures_per_day=None, smallest_per_day=None, days_remaining=None)
+    size = results.sample_size
+    smallest_per_day = size.smallest_exposures / days_run
+    return Pace(
+        days_run=days_run,
+        exposures_per_day=sum(variant.exposures for variant in results.variants) / days_run,
+        smallest_per_day=smallest_per_day,
+        days_remaining=stats.days_remaining(
+            required_per_variant=size.required_per_variant,
+            smallest_exposures=size.smallest_exposures,
+            smallest_per_day=smallest_per_day,
+        ),
+    )

@@ -7,7 +7,7 @@ import pytest
 from experiments import stats
 from experiments.models import Experiment, Variant
 from experiments.report import CHART_LABEL_WIDTH, CHART_PLOT_WIDTH, build_report
-from experiments.selectors import TimelineDay, results_from_counts
+from experiments.selectors import TimelineDay, goals_from_results, pace, results_from_counts
 
 START = datetime.date(2026, 11, 1)
 
@@ -37,7 +37,13 @@ def days(count):
 
 
 def report_of(main, *, by_goal=(), timeline=(), mixed=0):
-    return build_report(main, by_goal=list(by_goal), timeline=list(timeline), visitors_in_several_variants=mixed)
+    return build_report(
+        main,
+        goals=goals_from_results(list(by_goal)),
+        timeline=list(timeline),
+        pace=pace(results=main, days_run=len(timeline)),
+        visitors_in_several_variants=mixed,
+    )
 
 
 def texts(report):
