@@ -1,3 +1,5 @@
+import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -13,6 +15,11 @@ from experiments import selectors, services
 from experiments.models import Experiment, Variant
 from experiments.report import build_report
 from experiments.validation import MAX_VARIANTS, MIN_VARIANTS, validate_variants
+
+
+def today() -> datetime.date:
+    """The UTC day the results page's timeline runs to."""
+    return datetime.datetime.now(datetime.UTC).date()
 
 
 class VariantFormSet(BaseInlineFormSet):
@@ -49,7 +56,18 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_filter = ["status", "project"]
     search_fields = ["key", "name", "project__name"]
     list_select_related = ["project"]
-    fields = ["project", "key", "name", "description", "status", "created_at", "id"]
+    fields = [
+        "project",
+        "key",
+        "name",
+        "description",
+        "primary_goal",
+        "mde",
+        "sequential_tuning",
+        "status",
+        "created_at",
+        "id",
+    ]
     inlines = [VariantInline]
     actions = ["stop", "restart"]
     change_form_template = "admin/experiments/experiment/change_form.html"
@@ -99,20 +117,36 @@ class ExperimentAdmin(admin.ModelAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         if not self.has_view_permission(request, experiment):
             raise PermissionDenied
-        goals = selectors.goals_seen(project_id=experiment.project_id, experiment_id=experiment.id)
-        goal = request.GET.get("goal")
-        if goal not in goals:
+        goals = selectors.results_by_goal(experiment=experiment)
+        by_goal = {results.goal: results for results in goals.results}
+        # The primary goal is shown until another is picked; an empty choice means any goal.
+        goal = request.GET.get("goal", experiment.primary_goal)
+        if goal not in by_goal:
             goal = None
-        results = selectors.experiment_results(
-            project_id=experiment.project_id, experiment_key=experiment.key, goal=goal
+        results = (
+            by_goal[goal]
+            if goal is not None
+            else selectors.experiment_results(
+                project_id=experiment.project_id, experiment_key=experiment.key, goal=None
+            )
+        )
+        timeline = selectors.timeline(experiment=experiment, goal=goal, until=today())
+        mixed = selectors.visitors_in_more_than_one_variant(
+            project_id=experiment.project_id, experiment_id=experiment.id
         )
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "original": experiment,
             "title": f"Results of {experiment}",
-            "goals": goals,
+            "goals": list(by_goal),
             "goal": goal,
-            "report": build_report(results),
+            "report": build_report(
+                results,
+                goals=goals,
+                timeline=timeline,
+                pace=selectors.pace(results=results, days_run=len(timeline)),
+                visitors_in_several_variants=mixed,
+            ),
         }
         return TemplateResponse(request, "admin/experiments/experiment/results.html", context)

@@ -1,13 +1,32 @@
 import uuid
 
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
-from experiments.validation import KEY_REGEX, KEY_RULE, MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, WEIGHT_TOTAL
+from analytics.errors import ApiError
+from experiments.stats import DEFAULT_MDE, SEQUENTIAL_TUNING
+from experiments.validation import (
+    KEY_REGEX,
+    KEY_RULE,
+    MAX_ANON_ID_LENGTH,
+    MAX_GOAL_LENGTH,
+    MAX_SEQUENTIAL_TUNING,
+    WEIGHT_TOTAL,
+    clean_mde,
+)
 from projects.models import Project
 
 key_validator = RegexValidator(KEY_REGEX, message=f"Use {KEY_RULE}.")
+
+
+def mde_validator(value: float) -> None:
+    """The API's rule for mde, for the Django admin's form."""
+    try:
+        clean_mde(value)
+    except ApiError as exc:
+        raise ValidationError(f"The minimum detectable effect {exc.message.partition(': ')[2]}.") from None
 
 
 class Experiment(models.Model):
@@ -24,15 +43,36 @@ class Experiment(models.Model):
     description = models.TextField(blank=True, default="")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    sequential_tuning = models.PositiveIntegerField(
+        "sequential tuning (N*)",
+        default=SEQUENTIAL_TUNING,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_SEQUENTIAL_TUNING)],
+        help_text="Total exposures at which the sequential interval is tightest: about where you expect to decide.",
+    )
+    mde = models.FloatField(
+        "minimum detectable effect",
+        default=DEFAULT_MDE,
+        validators=[mde_validator],
+        help_text="The relative change of the control's rate the sample size is planned for; 0.1 means 10%.",
+    )
+    primary_goal = models.CharField(
+        max_length=MAX_GOAL_LENGTH,
+        null=True,
+        blank=True,
+        default=None,
+        help_text="The goal the experiment is decided on; listed first on the results page. Empty: none.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            models.CheckConstraint(condition=models.Q(sequential_tuning__gt=0), name="experiment_tuning_positive"),
+            models.CheckConstraint(condition=models.Q(mde__gt=0), name="experiment_mde_positive"),
             models.UniqueConstraint(
                 fields=["project", "key"],
                 name="experiment_key_unique_in_project",
                 violation_error_message="This project already has an experiment with this key.",
-            )
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from analytics.charts import Slots, Tick, points, value_axis
 from experiments.models import Experiment
-from experiments.selectors import ExperimentResults, VariantResult
+from experiments.selectors import ExperimentResults, Goals, Pace, TimelineDay, VariantResult
 
 SIGNIFICANCE_LEVEL = 0.05
 # Horizontal bar chart geometry, in SVG user units.
@@ -21,6 +22,22 @@ CHART_BAR_HEIGHT = 18
 CHART_TOP = 10
 # The axis ends at the first of these that holds every interval; each has round quarters.
 AXIS_MAXIMA = (0.02, 0.04, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0)
+# The timeline: two panels one above the other, sharing the days along x.
+TIMELINE_WIDTH = 640
+TIMELINE_LEFT, TIMELINE_RIGHT = 70, 90
+TIMELINE_PANEL_HEIGHT = 150
+TIMELINE_GAP = 40
+TIMELINE_TOP = 10
+TIMELINE_X_LABELS = 6
+TIMELINE_Y_STEPS = 4
+# Series colours cycle through this many CSS classes (series-0 ...).
+SERIES_CLASSES = 6
+
+WHY_SEQUENTIAL = (
+    "The verdict comes from the sequential test, which you may read at any time and as often as you "
+    "like: its 95% interval is built so that the chance it ever excludes the true difference, over the "
+    "whole life of the experiment, stays under 5%."
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,8 @@ class TableRow:
     conversions: int
     rate: str
     rate_interval: str
+    sequential_interval: str
+    sequential_p_value: str
     uplift: str
     p_value: str
     difference_interval: str
@@ -74,10 +93,82 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class GoalRow:
+    """One goal's comparison of one variant with the control, by the sequential test."""
+
+    goal: str
+    is_primary: bool
+    variant: str
+    control_rate: str
+    rate: str
+    interval: str
+    p_value: str
+    # Holm-adjusted across the goals (for this variant); empty with a single goal.
+    adjusted_p_value: str
+    survives: bool
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str
+    css: str
+    points: str
+    legend_y: float
+
+
+@dataclass(frozen=True)
+class Band:
+    """A variant's sequential interval of the difference, day by day, and its centre."""
+
+    key: str
+    css: str
+    area: str
+    centre: str
+
+
+@dataclass(frozen=True)
+class Panel:
+    title: str
+    top: float
+    bottom: float
+    y_ticks: list[Tick]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    width: int
+    height: int
+    plot_left: int
+    plot_right: int
+    legend_x: int
+    exposures: Panel
+    difference: Panel
+    lines: list[Line]
+    bands: list[Band]
+    zero_y: float
+    x_ticks: list[Tick]
+    x_label_y: float
+
+
+@dataclass(frozen=True)
+class Quality:
+    srm: str
+    srm_flagged: bool
+    visitors_in_several_variants: int
+    per_day: str
+
+
+@dataclass(frozen=True)
 class Report:
     findings: list[Finding]
+    why_sequential: str
     rows: list[TableRow]
     chart: Chart
+    plan: str
+    goals: list[GoalRow]
+    holm_applied: bool
+    quality: Quality
+    timeline: Timeline | None
 
 
 def percent(value: float | None) -> str:
@@ -107,8 +198,13 @@ def _interval_text(interval: tuple[float, float] | None, formatter: Callable[[fl
     return "—" if interval is None else f"{formatter(interval[0])} … {formatter(interval[1])}"
 
 
+def _sequential(variant: VariantResult):
+    return variant.comparison.sequential if variant.comparison else None
+
+
 def _row(variant: VariantResult, *, is_control: bool) -> TableRow:
     comparison = variant.comparison
+    sequential = _sequential(variant)
     return TableRow(
         key=variant.key,
         is_control=is_control,
@@ -117,6 +213,10 @@ def _row(variant: VariantResult, *, is_control: bool) -> TableRow:
         conversions=variant.conversions,
         rate=percent(variant.rate) if variant.exposures else "—",
         rate_interval=_interval_text(variant.rate_ci95, percent),
+        sequential_interval=_interval_text(sequential.ci95 if sequential else None, percentage_points)
+        if comparison
+        else "",
+        sequential_p_value=p_value_text(sequential.p_value if sequential else None) if comparison else "",
         uplift=signed_percent(comparison.uplift) if comparison else "",
         p_value=p_value_text(comparison.p_value) if comparison else "",
         difference_interval=_interval_text(comparison.ci95, percentage_points) if comparison else "",
@@ -124,31 +224,56 @@ def _row(variant: VariantResult, *, is_control: bool) -> TableRow:
     )
 
 
-def _comparison_finding(variant: VariantResult, control: VariantResult) -> Finding:
-    comparison = variant.comparison
-    if comparison is None or comparison.p_value is None:
-        return Finding("info", f"{variant.key} vs {control.key}: not enough data to compare yet.")
-    summary = (
-        f"{variant.key} converts {percent(variant.rate)} vs {percent(control.rate)} for {control.key}"
-        + (f" ({signed_percent(comparison.uplift)} relative)" if comparison.uplift is not None else "")
-        + f"; chance to beat {control.key}: {percent(comparison.chance_to_beat_control)}."
-    )
-    if comparison.p_value < SIGNIFICANCE_LEVEL:
-        direction = "better" if variant.rate > control.rate else "worse"
+def _verdict(variant: VariantResult, control: VariantResult) -> Finding:
+    """What the sequential test says of one variant: the page's headline."""
+    sequential = _sequential(variant)
+    if sequential is None:
+        return Finding(
+            "info",
+            f"{variant.key} vs {control.key}: no verdict yet; the sequential test needs each arm to have "
+            "visitors who converted and visitors who did not.",
+        )
+    low, high = sequential.ci95
+    interval = f"{percentage_points(low)} … {percentage_points(high)}"
+    if sequential.p_value < SIGNIFICANCE_LEVEL:
+        direction = "better" if low > 0 else "worse"
         return Finding(
             "success",
-            f"{summary} Statistically significant ({_p_phrase(comparison.p_value)}): "
-            f"{variant.key} is very likely {direction} than {control.key}, not just lucky.",
+            f"{variant.key} converts {direction} than {control.key}: {percent(variant.rate)} vs "
+            f"{percent(control.rate)}, the difference lies within {interval} "
+            f"(sequential {_p_phrase(sequential.p_value)}).",
         )
     return Finding(
         "info",
-        f"{summary} Not significant yet ({_p_phrase(comparison.p_value)}): "
-        "the difference may well be chance; keep it running or accept there is no clear winner.",
+        f"No difference between {variant.key} and {control.key} shown yet: {percent(variant.rate)} vs "
+        f"{percent(control.rate)}, the difference lies within {interval} (sequential "
+        f"{_p_phrase(sequential.p_value)}); keep it running, or stop if a difference that small does not matter.",
+    )
+
+
+def _fixed_horizon_caution(variant: VariantResult) -> Finding | None:
+    """A fixed-horizon p-value under 5% that the sequential test does not back is not a result."""
+    comparison = variant.comparison
+    sequential = _sequential(variant)
+    if comparison is None or comparison.p_value is None or comparison.p_value >= SIGNIFICANCE_LEVEL:
+        return None
+    if sequential is not None and sequential.p_value < SIGNIFICANCE_LEVEL:
+        return None
+    return Finding(
+        "warning",
+        f"{variant.key}: the fixed-horizon p-value is under 0.05 ({_p_phrase(comparison.p_value)}), but it "
+        "holds only when read once, at a sample size planned in advance; looked at along the way it "
+        "finds winners that are not there. The sequential test does not confirm this difference yet.",
     )
 
 
 def _findings(results: ExperimentResults) -> list[Finding]:
     findings: list[Finding] = []
+    control = results.variants[0]
+    if any(variant.exposures for variant in results.variants):
+        findings.extend(_verdict(variant, control) for variant in results.variants[1:])
+    else:
+        findings.append(Finding("info", "Nobody has been exposed yet: results appear once visitors are assigned."))
     if results.srm_flagged:
         findings.append(
             Finding(
@@ -161,22 +286,7 @@ def _findings(results: ExperimentResults) -> list[Finding]:
         )
     if results.experiment.status == Experiment.Status.STOPPED:
         findings.append(Finding("warning", "Stopped: everyone gets the control and no new exposures are counted."))
-    exposed = [variant for variant in results.variants if variant.exposures]
-    if not exposed:
-        findings.append(Finding("info", "Nobody has been exposed yet: results appear once visitors are assigned."))
-        return findings
-    leader = max(exposed, key=lambda variant: variant.rate)
-    if leader.rate == 0:
-        findings.append(Finding("info", "No exposed visitor has converted yet."))
-        return findings
-    findings.append(
-        Finding(
-            "info",
-            f"Leading: {leader.key}, converting {percent(leader.rate)} of {leader.exposures:,} exposed visitors.",
-        )
-    )
-    control = results.variants[0]
-    findings.extend(_comparison_finding(variant, control) for variant in results.variants[1:])
+    findings.extend(caution for caution in map(_fixed_horizon_caution, results.variants[1:]) if caution is not None)
     return findings
 
 
@@ -220,9 +330,183 @@ def _chart(results: ExperimentResults) -> Chart:
     )
 
 
-def build_report(results: ExperimentResults) -> Report:
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"
+
+
+def _plan(results: ExperimentResults, pace: Pace) -> str:
+    size = results.sample_size
+    control = results.variants[0]
+    if size.required_per_variant is None:
+        return (
+            f"Sample size: not known yet. It is planned from the control's rate, and {control.key} has "
+            f"{'no conversions' if control.exposures else 'no exposures'} so far."
+        )
+    plan = (
+        f"Plan: {size.required_per_variant:,} exposures per variant detect a {percent(size.mde)} relative change "
+        f"from {control.key}'s {percent(control.rate)} (two-sided 5% test, 80% power). The smallest arm has "
+        f"{size.smallest_exposures:,} ({percent(size.progress)})."
+    )
+    if size.progress >= 1:
+        return plan + " The planned sample is reached: the fixed-horizon numbers may be read now, once."
+    if results.experiment.status == Experiment.Status.STOPPED:
+        return plan + " Stopped, it gains no exposures."
+    remaining = pace.days_remaining
+    if remaining is None:
+        return plan + " The smallest arm gains no exposures, so it would never get there."
+    return (
+        plan + f" About {remaining:,} more {'day' if remaining == 1 else 'days'} at the current rate "
+        f"({pace.smallest_per_day:,.0f} exposures a day in the smallest arm over {_days(pace.days_run)})."
+    )
+
+
+def _goal_rows(goals: Goals) -> list[GoalRow]:
+    """Each goal against the control, goal by goal (the primary first), then variant by variant."""
+    rows = []
+    for goal_index, results in enumerate(goals.results):
+        control = results.variants[0]
+        for index, variant in enumerate(results.variants[1:], start=1):
+            sequential = _sequential(variant)
+            adjusted = goals.holm[goal_index][index] if goals.holm else None
+            decisive = adjusted if goals.holm else (sequential.p_value if sequential else None)
+            rows.append(
+                GoalRow(
+                    goal=results.goal,
+                    is_primary=results.goal == results.experiment.primary_goal,
+                    variant=variant.key,
+                    control_rate=percent(control.rate),
+                    rate=percent(variant.rate),
+                    interval=_interval_text(sequential.ci95 if sequential else None, percentage_points),
+                    p_value=p_value_text(sequential.p_value if sequential else None),
+                    adjusted_p_value=p_value_text(adjusted) if goals.holm else "",
+                    survives=decisive is not None and decisive < SIGNIFICANCE_LEVEL,
+                )
+            )
+    return rows
+
+
+def _quality(results: ExperimentResults, *, mixed: int, pace: Pace) -> Quality:
+    total = sum(variant.exposures for variant in results.variants)
+    if results.srm_p_value is None:
+        srm = "not checked yet (no exposures)"
+    elif results.srm_flagged:
+        srm = f"mismatch: the exposures do not follow the weights ({_p_phrase(results.srm_p_value)})"
+    else:
+        srm = f"the exposures follow the weights ({_p_phrase(results.srm_p_value)})"
+    per_day = (
+        f"{pace.exposures_per_day:,.0f} ({total:,} over {_days(pace.days_run)})"
+        if pace.exposures_per_day is not None
+        else "none yet"
+    )
+    return Quality(srm=srm, srm_flagged=results.srm_flagged, visitors_in_several_variants=mixed, per_day=per_day)
+
+
+def _timeline(days: list[TimelineDay]) -> Timeline | None:
+    if not days:
+        return None
+    exposures_top = TIMELINE_TOP
+    exposures_bottom = exposures_top + TIMELINE_PANEL_HEIGHT
+    difference_top = exposures_bottom + TIMELINE_GAP
+    difference_bottom = difference_top + TIMELINE_PANEL_HEIGHT
+    slots = Slots(left=TIMELINE_LEFT, width=TIMELINE_WIDTH - TIMELINE_LEFT - TIMELINE_RIGHT, count=len(days))
+    variant_keys = [variant.key for variant in days[0].results.variants]
+
+    peak = max(variant.exposures for variant in days[-1].results.variants)
+    exposures_axis = value_axis(
+        low=0, high=peak, steps=TIMELINE_Y_STEPS, top=exposures_top, bottom=exposures_bottom, min_step=1
+    )
+    lines = [
+        Line(
+            key=key,
+            css=f"series-{index % SERIES_CLASSES}",
+            points=points(
+                (slots.centre(day_index), exposures_axis.y(day.results.variants[index].exposures))
+                for day_index, day in enumerate(days)
+            ),
+            legend_y=exposures_top + 10 + 14 * index,
+        )
+        for index, key in enumerate(variant_keys)
+    ]
+
+    # The sequential interval of each variant against the control, on the days it has one.
+    intervals = {
+        index: [
+            (day_index, sequential.ci95)
+            for day_index, day in enumerate(days)
+            if (sequential := _sequential(day.results.variants[index])) is not None
+        ]
+        for index in range(1, len(variant_keys))
+    }
+    bounds = [bound for series in intervals.values() for _, ci95 in series for bound in ci95]
+    difference_axis = value_axis(
+        low=min([0.0, *bounds]),
+        high=max([0.0, *bounds]),
+        steps=TIMELINE_Y_STEPS,
+        top=difference_top,
+        bottom=difference_bottom,
+        min_step=0.001,
+    )
+    bands = []
+    for index, series in intervals.items():
+        if not series:
+            continue
+        lows = [(slots.centre(day_index), difference_axis.y(low)) for day_index, (low, _) in series]
+        highs = [(slots.centre(day_index), difference_axis.y(high)) for day_index, (_, high) in series]
+        centres = [(slots.centre(day_index), difference_axis.y((low + high) / 2)) for day_index, (low, high) in series]
+        bands.append(
+            Band(
+                key=variant_keys[index],
+                css=f"series-{index % SERIES_CLASSES}",
+                area=points([*lows, *reversed(highs)]),
+                centre=points(centres),
+            )
+        )
+    return Timeline(
+        width=TIMELINE_WIDTH,
+        height=difference_bottom + 30,
+        plot_left=TIMELINE_LEFT,
+        plot_right=TIMELINE_WIDTH - TIMELINE_RIGHT,
+        legend_x=TIMELINE_WIDTH - TIMELINE_RIGHT + 10,
+        exposures=Panel(
+            title="Exposures so far",
+            top=exposures_top,
+            bottom=exposures_bottom,
+            y_ticks=exposures_axis.ticks(lambda value: f"{round(value):,}"),
+        ),
+        difference=Panel(
+            title="Difference from the control, sequential 95% interval",
+            top=difference_top,
+            bottom=difference_bottom,
+            y_ticks=difference_axis.ticks(percentage_points),
+        ),
+        lines=lines,
+        bands=bands,
+        zero_y=difference_axis.y(0),
+        x_ticks=[
+            Tick(position=slots.centre(index), label=days[index].day.strftime("%d %b"))
+            for index in slots.labelled(TIMELINE_X_LABELS)
+        ],
+        x_label_y=difference_bottom + 18,
+    )
+
+
+def build_report(
+    results: ExperimentResults,
+    *,
+    goals: Goals,
+    timeline: list[TimelineDay],
+    pace: Pace,
+    visitors_in_several_variants: int,
+) -> Report:
+    """The page of `results` (the goal shown), with every goal's row and the day-by-day timeline."""
     return Report(
         findings=_findings(results),
+        why_sequential=WHY_SEQUENTIAL,
         rows=[_row(variant, is_control=index == 0) for index, variant in enumerate(results.variants)],
         chart=_chart(results),
+        plan=_plan(results, pace),
+        goals=_goal_rows(goals),
+        holm_applied=bool(goals.holm),
+        quality=_quality(results, mixed=visitors_in_several_variants, pace=pace),
+        timeline=_timeline(timeline),
     )

@@ -9,7 +9,7 @@ from analytics.serializers import OptionalChoice, ResponseShape, Timestamp
 from experiments.models import Experiment
 from experiments.selectors import VariantResult
 from experiments.services import ConversionOutcome
-from experiments.validation import KEY_REGEX, WEIGHT_TOTAL
+from experiments.validation import KEY_REGEX, MAX_GOAL_LENGTH, WEIGHT_TOTAL
 
 WEIGHT = {"min_value": 0, "max_value": WEIGHT_TOTAL}
 PROBABILITY = {"min_value": 0, "max_value": 1}
@@ -29,6 +29,11 @@ class ExperimentSerializer(ResponseShape):
     status = serializers.ChoiceField(choices=Experiment.Status.values)
     createdAt = Timestamp(source="created_at")
     variants = VariantSerializer(many=True, help_text="2 to 20, the control first.")
+    sequentialTuning = serializers.IntegerField(
+        source="sequential_tuning", min_value=1, help_text="N* of the sequential test."
+    )
+    mde = serializers.FloatField(help_text="The minimum detectable relative effect the sample size is planned for.")
+    primaryGoal = serializers.CharField(source="primary_goal", allow_null=True, max_length=MAX_GOAL_LENGTH)
 
 
 class AgainstControl:
@@ -52,6 +57,13 @@ class ComparisonInterval(AgainstControl, serializers.ListField):
     pass
 
 
+class SequentialSerializer(AgainstControl, ResponseShape):
+    """The always-valid comparison; null while an arm's rate is 0 or 1 (no variance to go on)."""
+
+    ci95 = serializers.ListField(child=serializers.FloatField(), min_length=2, max_length=2)
+    pValue = serializers.FloatField(source="p_value", **PROBABILITY)
+
+
 class VariantResultSerializer(ResponseShape):
     variantKey = serializers.CharField(source="key")
     weight = serializers.IntegerField(**WEIGHT)
@@ -62,6 +74,7 @@ class VariantResultSerializer(ResponseShape):
     pValue = ComparisonNumber(source="comparison.p_value", **PROBABILITY)
     ci95 = ComparisonInterval(source="comparison.ci95", child=serializers.FloatField(), min_length=2, max_length=2)
     chanceToBeatControl = ComparisonNumber(source="comparison.chance_to_beat_control", **PROBABILITY)
+    sequential = SequentialSerializer(source="comparison.sequential")
 
 
 class ResultsExperimentSerializer(ResponseShape):
@@ -75,6 +88,20 @@ class SampleRatioMismatchSerializer(ResponseShape):
     flagged = serializers.BooleanField(source="srm_flagged")
 
 
+class SampleSizeSerializer(ResponseShape):
+    mde = serializers.FloatField()
+    requiredPerVariant = serializers.IntegerField(
+        source="required_per_variant",
+        allow_null=True,
+        min_value=1,
+        help_text="Exposures per variant to detect a relative change of mde (two-sided 5%, power 80%); "
+        "null while the control rate is 0.",
+    )
+    progress = serializers.FloatField(
+        allow_null=True, min_value=0, help_text="The smallest assigned arm's exposures / requiredPerVariant."
+    )
+
+
 class ExperimentResultsSerializer(ResponseShape):
     experiment = ResultsExperimentSerializer()
     goal = serializers.CharField(allow_null=True)
@@ -82,6 +109,7 @@ class ExperimentResultsSerializer(ResponseShape):
         many=True, help_text="The control first; every other variant carries its comparison with the control."
     )
     srm = SampleRatioMismatchSerializer(source="*")
+    sampleSize = SampleSizeSerializer(source="sample_size")
 
 
 class AssignmentSerializer(ResponseShape):

@@ -14,7 +14,8 @@ from analytics.errors import ApiError, invalid_field
 from experiments import selectors
 from experiments.bucketing import bucket_of, variant_for_bucket
 from experiments.models import Assignment, Conversion, Experiment, Variant
-from experiments.validation import clean_key, validate_variants
+from experiments.stats import DEFAULT_MDE, SEQUENTIAL_TUNING
+from experiments.validation import clean_key, clean_mde, clean_primary_goal, clean_sequential_tuning, validate_variants
 from projects.models import Project
 from projects.services import count_filtered_bot
 
@@ -54,18 +55,30 @@ def create_experiment(
     variants: list[tuple[Any, Any]],
     name: str = "",
     description: str = "",
+    sequential_tuning: Any = SEQUENTIAL_TUNING,
+    mde: Any = DEFAULT_MDE,
+    primary_goal: Any = None,
 ) -> Experiment:
     """A running experiment with its variants, given as (key, weight) pairs, control first.
 
+    sequential_tuning (N* of the sequential test), mde (the relative change the sample size is
+    planned for) and primary_goal (a goal name or None) are checked like the rest.
     409 experiment_exists when the project already has an experiment with this key.
     """
     key = clean_key(key)
     specs = validate_variants(variants)
     name = _clean_text(name, field="name", max_length=MAX_NAME_LENGTH)
     description = _clean_text(description, field="description", max_length=MAX_DESCRIPTION_LENGTH)
+    settings = {
+        "sequential_tuning": clean_sequential_tuning(sequential_tuning),
+        "mde": clean_mde(mde),
+        "primary_goal": clean_primary_goal(primary_goal),
+    }
     try:
         with transaction.atomic():
-            experiment = Experiment.objects.create(project=project, key=key, name=name, description=description)
+            experiment = Experiment.objects.create(
+                project=project, key=key, name=name, description=description, **settings
+            )
             Variant.objects.bulk_create(
                 Variant(experiment=experiment, key=spec.key, weight=spec.weight, position=position)
                 for position, spec in enumerate(specs)

@@ -20,6 +20,8 @@ Z_95 = 1.959964
 # tuning parameter N*: the mixture is chosen to give the tightest interval at N* total exposures.
 SEQUENTIAL_ALPHA = 0.05
 SEQUENTIAL_TUNING = 5000
+# The minimum detectable relative effect a sample size is planned for unless told otherwise.
+DEFAULT_MDE = 0.1
 
 
 def conversion_rate(conversions: int, exposures: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ MIN_VARIANTS = 2
 MAX_VARIANTS = 20
 MAX_ANON_ID_LENGTH = 128
 MAX_GOAL_LENGTH = 64
+# The largest sequential tuning parameter N* a Postgres integer holds.
+MAX_SEQUENTIAL_TUNING = 2_147_483_647
 
 _key_pattern = re.compile(KEY_REGEX)
 
@@ -78,3 +81,22 @@ def validate_variants(variants: list[tuple[Any, Any]]) -> list[VariantSpec]:
     if total != WEIGHT_TOTAL:
         raise invalid_field("variants", f"the weights add up to {total}; they must add up to {WEIGHT_TOTAL}")
     return specs
+
+
+def clean_sequential_tuning(value: Any, *, field: str = "sequentialTuning") -> int:
+    """N*: a whole number of exposures, at least 1 (true, 5000.0 and "5000" are refused)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SEQUENTIAL_TUNING:
+        raise invalid_field(field, f"must be a whole number of exposures from 1 to {MAX_SEQUENTIAL_TUNING}")
+    return value
+
+
+def clean_mde(value: Any, *, field: str = "mde") -> float:
+    """The minimum detectable relative effect: a finite number above 0 (0.1 means 10%)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise invalid_field(field, "must be a number above 0, the relative change to detect (0.1 means 10%)")
+    return float(value)
+
+
+def clean_primary_goal(value: Any, *, field: str = "primaryGoal") -> str | None:
+    """A goal name, or None for no primary goal."""
+    return None if value is None else clean_identifier(value, field=field, max_length=MAX_GOAL_LENGTH)

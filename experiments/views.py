@@ -14,7 +14,15 @@ from experiments.serializers import (
     ExperimentResultsSerializer,
     ExperimentSerializer,
 )
-from experiments.validation import MAX_ANON_ID_LENGTH, MAX_GOAL_LENGTH, MAX_VARIANTS, MIN_VARIANTS, clean_identifier
+from experiments.stats import DEFAULT_MDE, SEQUENTIAL_TUNING
+from experiments.validation import (
+    MAX_ANON_ID_LENGTH,
+    MAX_GOAL_LENGTH,
+    MAX_SEQUENTIAL_TUNING,
+    MAX_VARIANTS,
+    MIN_VARIANTS,
+    clean_identifier,
+)
 from projects.auth import authenticate_public, is_filtered_bot
 from projects.selectors import get_project
 
@@ -30,12 +38,42 @@ class ExperimentKeyField(StrictCharField):
     """Checked by services.create_experiment (clean_key), whose message names the rule."""
 
 
+class CheckedByTheService(serializers.Field):
+    """Passed on as sent: services.create_experiment checks it, with a message naming its rule
+    (a DRF IntegerField or FloatField would turn "5000", 5000.0 or true into numbers)."""
+
+    def to_internal_value(self, data: object) -> object:
+        return data
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_SEQUENTIAL_TUNING})
+class SequentialTuningField(CheckedByTheService):
+    pass
+
+
+@extend_schema_field({"type": "number", "exclusiveMinimum": 0})
+class MdeField(CheckedByTheService):
+    pass
+
+
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": MAX_GOAL_LENGTH, "pattern": NO_NUL})
+class PrimaryGoalField(CheckedByTheService):
+    pass
+
+
 class ExperimentInput(serializers.Serializer):
     projectId = StrictCharField(max_length=64)  # the API's JSON names are camelCase
     key = ExperimentKeyField(max_length=200)
     variants = VariantsField(max_length=100)
     name = StrictCharField(max_length=services.MAX_NAME_LENGTH, allow_blank=True, default="")
     description = StrictCharField(max_length=services.MAX_DESCRIPTION_LENGTH, allow_blank=True, default="")
+    sequentialTuning = SequentialTuningField(
+        default=SEQUENTIAL_TUNING, help_text="N* of the sequential test: the total exposures where it is tightest."
+    )
+    mde = MdeField(default=DEFAULT_MDE, help_text="The relative change the sample size is planned for; 0.1 is 10%.")
+    primaryGoal = PrimaryGoalField(
+        default=None, allow_null=True, help_text="The goal the experiment is decided on, or null."
+    )
 
 
 def variant_pairs(variants: list) -> list[tuple[object, object]]:
@@ -54,7 +92,8 @@ class ExperimentsView(AdminApiView):
         success={201: OpenApiResponse(ExperimentSerializer, description="Created.")},
         errors=(404, 409),
         description="A running experiment. 400 unless there are 2 to 20 variants with distinct keys and integer "
-        "weights 0..100 adding up to 100, the first being the control; 404 unknown project; 409 the project "
+        "weights 0..100 adding up to 100, the first being the control, sequentialTuning is a whole number from 1, "
+        "mde a number above 0 and primaryGoal a goal name or null; 404 unknown project; 409 the project "
         "already has an experiment with this key.",
     )
     def post(self, request):
@@ -66,6 +105,9 @@ class ExperimentsView(AdminApiView):
             variants=variant_pairs(data["variants"]),
             name=data["name"],
             description=data["description"],
+            sequential_tuning=data["sequentialTuning"],
+            mde=data["mde"],
+            primary_goal=data["primaryGoal"],
         )
         return json_response(ExperimentSerializer.render(experiment), status=201)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from analytics.charts import Slots, Tick, points, value_axis
 from insights.selectors import Bucket
 from insights.time_ranges import Interval
 
@@ -27,12 +28,6 @@ class Bar:
 
 
 @dataclass(frozen=True)
-class Tick:
-    position: float
-    label: str
-
-
-@dataclass(frozen=True)
 class SeriesChart:
     width: int
     height: int
@@ -45,53 +40,25 @@ class SeriesChart:
     x_ticks: list[Tick]
 
 
-def _nice_ceiling(value: int) -> int:
-    """The smallest 1, 2 or 5 times a power of ten that is at least value (and at least 1)."""
-    magnitude = 1
-    while True:
-        for step in (1, 2, 5):
-            if step * magnitude >= value:
-                return step * magnitude
-        magnitude *= 10
-
-
 def _label(bucket: Bucket, interval: Interval) -> str:
     return bucket.start.strftime("%d %b %H:00" if interval is Interval.HOUR else "%a %d %b")
 
 
 def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
-    plot_width = WIDTH - LEFT - RIGHT
-    plot_height = HEIGHT - TOP - BOTTOM
-    bottom = TOP + plot_height
+    bottom = HEIGHT - BOTTOM
     peak = max((max(b.page_views, b.sessions) for b in series), default=0)
     # Four whole-numbered steps up the y axis.
-    step = _nice_ceiling(-(-peak // Y_STEPS))
-    top_value = step * Y_STEPS
-    slot = plot_width / max(1, len(series))
-
-    def y_of(value: int) -> float:
-        return round(bottom - value / top_value * plot_height, 1)
-
-    bars = []
-    points = []
-    for index, bucket in enumerate(series):
-        x = LEFT + index * slot
-        bars.append(
-            Bar(
-                x=round(x + slot * 0.1, 1),
-                y=y_of(bucket.page_views),
-                width=round(slot * 0.8, 1),
-                height=round(bottom - y_of(bucket.page_views), 1),
-                title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, {bucket.sessions} sessions",
-            )
+    axis = value_axis(low=0, high=peak, steps=Y_STEPS, top=TOP, bottom=bottom, min_step=1)
+    slots = Slots(left=LEFT, width=WIDTH - LEFT - RIGHT, count=len(series))
+    bars = [
+        Bar(
+            x=round(slots.start(index) + slots.slot * 0.1, 1),
+            y=axis.y(bucket.page_views),
+            width=round(slots.slot * 0.8, 1),
+            height=round(bottom - axis.y(bucket.page_views), 1),
+            title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, {bucket.sessions} sessions",
         )
-        points.append(f"{round(x + slot / 2, 1)},{y_of(bucket.sessions)}")
-    y_ticks = [Tick(position=y_of(step * n), label=f"{step * n:,}") for n in range(Y_STEPS + 1)]
-    every = max(1, -(-len(series) // X_LABELS))
-    x_ticks = [
-        Tick(position=round(LEFT + (index + 0.5) * slot, 1), label=_label(bucket, interval))
         for index, bucket in enumerate(series)
-        if index % every == 0
     ]
     return SeriesChart(
         width=WIDTH,
@@ -100,7 +67,10 @@ def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
         plot_right=WIDTH - RIGHT,
         plot_bottom=bottom,
         bars=bars,
-        session_points=" ".join(points),
-        y_ticks=y_ticks,
-        x_ticks=x_ticks,
+        session_points=points((slots.centre(index), axis.y(bucket.sessions)) for index, bucket in enumerate(series)),
+        y_ticks=axis.ticks(lambda value: f"{round(value):,}"),
+        x_ticks=[
+            Tick(position=slots.centre(index), label=_label(series[index], interval))
+            for index in slots.labelled(X_LABELS)
+        ],
     )

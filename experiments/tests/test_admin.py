@@ -12,6 +12,8 @@ from projects import services as project_services
 
 CHANGELIST = reverse("admin:experiments_experiment_changelist")
 ADD = reverse("admin:experiments_experiment_add")
+# The settings fields as the form first shows them (their defaults), which a browser posts back.
+SETTINGS = {"primary_goal": "", "mde": "0.1", "sequential_tuning": "5000"}
 
 
 def change_url(experiment: Experiment) -> str:
@@ -43,7 +45,22 @@ def inline_data(rows, *, initial=0):
 def add(admin_client, tenant, rows, key="checkout"):
     return admin_client.post(
         ADD,
-        {"project": str(tenant.project.id), "key": key, "name": "", "description": "", **inline_data(rows)},
+        {
+            "project": str(tenant.project.id),
+            "key": key,
+            "name": "",
+            "description": "",
+            **SETTINGS,
+            **inline_data(rows),
+        },
+    )
+
+
+def change(admin_client, experiment, rows, *, initial, **fields):
+    """POST the change form: name and description empty, the settings as shown, `fields` over them."""
+    return admin_client.post(
+        change_url(experiment),
+        {"name": "", "description": "", **SETTINGS, **fields, **inline_data(rows, initial=initial)},
     )
 
 
@@ -76,6 +93,41 @@ def test_an_experiment_is_created_with_its_variants_inline(admin_client, tenant)
         ("b", 33, 1),
         ("c", 33, 2),
     ]
+    assert (experiment.primary_goal, experiment.mde, experiment.sequential_tuning) == (None, 0.1, 5000)
+
+
+def test_the_settings_of_the_statistics_can_be_changed(admin_client, checkout):
+    control, b = checkout.variants.all()
+    response = change(
+        admin_client,
+        checkout,
+        [("control", 50, control.id), ("b", 50, b.id)],
+        initial=2,
+        primary_goal="purchase",
+        mde="0.05",
+        sequential_tuning="20000",
+    )
+    assert response.status_code == 302
+    checkout.refresh_from_db()
+    assert (checkout.primary_goal, checkout.mde, checkout.sequential_tuning) == ("purchase", 0.05, 20000)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"mde": "0"}, "The minimum detectable effect must be a number above 0"),
+        ({"mde": "-0.1"}, "The minimum detectable effect must be a number above 0"),
+        ({"sequential_tuning": "0"}, "Ensure this value is greater than or equal to 1."),
+        ({"primary_goal": "g" * 65}, "Ensure this value has at most 64 characters"),
+    ],
+)
+def test_settings_out_of_range_are_refused_with_their_reason(admin_client, checkout, settings, message):
+    control, b = checkout.variants.all()
+    response = change(admin_client, checkout, [("control", 50, control.id), ("b", 50, b.id)], initial=2, **settings)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    checkout.refresh_from_db()
+    assert (checkout.primary_goal, checkout.mde, checkout.sequential_tuning) == (None, 0.1, 5000)
 
 
 @pytest.mark.parametrize(
@@ -111,13 +163,8 @@ def test_the_change_page_links_to_the_results(admin_client, checkout):
 
 def test_weights_can_be_changed_and_a_variant_added_after_the_control(admin_client, checkout):
     control, b = checkout.variants.all()
-    response = admin_client.post(
-        change_url(checkout),
-        {
-            "name": "Checkout",
-            "description": "",
-            **inline_data([("control", 40, control.id), ("b", 40, b.id), ("c", 20)], initial=2),
-        },
+    response = change(
+        admin_client, checkout, [("control", 40, control.id), ("b", 40, b.id), ("c", 20)], initial=2, name="Checkout"
     )
     assert response.status_code == 302
     assert [(v.key, v.weight, v.position) for v in checkout.variants.all()] == [
@@ -129,14 +176,7 @@ def test_weights_can_be_changed_and_a_variant_added_after_the_control(admin_clie
 
 def test_a_change_that_breaks_the_weight_sum_is_refused(admin_client, checkout):
     control, b = checkout.variants.all()
-    response = admin_client.post(
-        change_url(checkout),
-        {
-            "name": "",
-            "description": "",
-            **inline_data([("control", 60, control.id), ("b", 50, b.id)], initial=2),
-        },
-    )
+    response = change(admin_client, checkout, [("control", 60, control.id), ("b", 50, b.id)], initial=2)
     assert response.status_code == 200
     assert "they must add up to 100" in response.content.decode()
     assert list(checkout.variants.values_list("weight", flat=True)) == [50, 50]
@@ -148,13 +188,8 @@ def test_a_variant_people_were_shown_cannot_be_deleted(admin_client, tenant):
     )
     expose(experiment, "b", count=1)
     control, b, c = experiment.variants.all()
-    response = admin_client.post(
-        change_url(experiment),
-        {
-            "name": "",
-            "description": "",
-            **inline_data([("control", 50, control.id), ("b", 0, b.id, True), ("c", 50, c.id)], initial=3),
-        },
+    response = change(
+        admin_client, experiment, [("control", 50, control.id), ("b", 0, b.id, True), ("c", 50, c.id)], initial=3
     )
     assert response.status_code == 200
     assert "would require deleting the following protected related objects" in response.content.decode()
@@ -171,20 +206,30 @@ def test_the_stop_and_restart_actions_change_the_status(admin_client, checkout):
     assert checkout.status == "running"
 
 
-def test_the_results_page_shows_the_numbers_the_verdict_and_the_chart(admin_client, checkout):
-    expose(checkout, "control", count=1000, converted=100)
-    expose(checkout, "b", count=1000, converted=140)
+def test_the_results_page_leads_with_the_sequential_verdict(admin_client, checkout):
+    expose(checkout, "control", count=5000, converted=500)
+    expose(checkout, "b", count=5000, converted=700)
     response = admin_client.get(results_url(checkout))
     assert response.status_code == 200
     page = response.content.decode()
-    assert "<svg" in page
     assert page.count('class="whisker"') == 6  # an interval with two caps per variant
-    assert "10.0%" in page
-    assert "14.0%" in page
     assert "+40.0%" in page
-    assert "Leading: b" in page
-    assert "Statistically significant" in page
+    verdict = page.index("b converts better than control: 14.0% vs 10.0%")
+    assert verdict < page.index("you may read at any time")
+    assert verdict < page.index("Fixed horizon: valid only read once, at a planned end")
     assert "Sample ratio mismatch" not in page
+
+
+def test_a_fixed_horizon_p_value_alone_is_never_called_a_result(admin_client, checkout):
+    # z-test p = 0.006, but the sequential interval still holds 0 at 2,000 exposures.
+    expose(checkout, "control", count=1000, converted=100)
+    expose(checkout, "b", count=1000, converted=140)
+    page = admin_client.get(results_url(checkout)).content.decode()
+    assert "No difference between b and control shown yet" in page
+    assert "b: the fixed-horizon p-value is under 0.05 (p = 0.0059)" in page
+    assert "The sequential test does not confirm this difference yet." in page
+    assert "converts better" not in page
+    assert "ignificant" not in page
 
 
 def test_the_results_page_warns_of_a_sample_ratio_mismatch(admin_client, checkout):
@@ -192,7 +237,7 @@ def test_the_results_page_warns_of_a_sample_ratio_mismatch(admin_client, checkou
     expose(checkout, "b", count=700, converted=70)
     page = admin_client.get(results_url(checkout)).content.decode()
     assert "Sample ratio mismatch" in page
-    assert "Not significant yet" in page
+    assert "<strong>mismatch: the exposures do not follow the weights (p &lt; 0.0001)</strong>" in page
 
 
 def test_the_results_page_filters_by_a_goal_seen_for_the_experiment(admin_client, checkout):

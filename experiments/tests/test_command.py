@@ -27,6 +27,15 @@ def test_it_creates_an_experiment_in_a_project_named_on_the_command_line(tenant)
     assert output.strip() == f"Created experiment checkout ({experiment.id}) in project shop: control 50%, b 50%"
 
 
+def test_it_takes_the_settings_of_the_statistics(tenant):
+    create(
+        "shop", "checkout", "--variant", "a:50", "--variant", "b:50",
+        "--sequential-tuning", "20000", "--mde", "0.05", "--primary-goal", "purchase",
+    )  # fmt: skip
+    experiment = Experiment.objects.get()
+    assert (experiment.sequential_tuning, experiment.mde, experiment.primary_goal) == (20000, 0.05, "purchase")
+
+
 def test_it_takes_the_project_by_id(tenant, other_tenant):
     create(str(other_tenant.project.id), "pricing", "--variant", "a:30", "--variant", "b:70")
     assert Experiment.objects.get().project_id == other_tenant.project.id
@@ -38,6 +47,12 @@ def test_it_takes_the_project_by_id(tenant, other_tenant):
         (["nowhere", "checkout", "--variant", "a:50", "--variant", "b:50"], "No single project"),
         (["shop", "checkout", "--variant", "a:50", "--variant", "b:40"], "must add up to 100"),
         (["shop", "checkout", "--variant", "a:100"], "give from 2 to 20 variants"),
+        (["shop", "checkout", "--variant", "a:50", "--variant", "b:50", "--mde", "0"], "mde: must be a number above 0"),
+        (["shop", "checkout", "--variant", "a:50", "--variant", "b:50", "--mde", "nan"], "mde: must be a number"),
+        (
+            ["shop", "checkout", "--variant", "a:50", "--variant", "b:50", "--sequential-tuning", "0"],
+            "sequentialTuning: must be a whole number",
+        ),
         (["shop", "checkout"], "give from 2 to 20 variants"),
         (["shop", "checkout", "--variant", "a:50", "--variant", "a:50"], "is used twice"),
         (["shop", "check.out", "--variant", "a:50", "--variant", "b:50"], "key: must be 1 to 64"),

@@ -52,6 +52,28 @@ def test_it_creates_a_running_experiment_with_its_variants_in_order(admin_api, t
         ("b", 0, 1),
         ("c", 80, 2),
     ]
+    # The statistics' settings, at their defaults.
+    assert (answer["sequentialTuning"], answer["mde"], answer["primaryGoal"]) == (5000, 0.1, None)
+    assert (experiment.sequential_tuning, experiment.mde, experiment.primary_goal) == (5000, 0.1, None)
+
+
+def test_it_stores_the_settings_of_the_statistics(admin_api, tenant):
+    response = admin_api.post(
+        URL,
+        body(tenant, sequentialTuning=20000, mde=0.05, primaryGoal="purchase"),
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    answer = response.json()
+    assert (answer["sequentialTuning"], answer["mde"], answer["primaryGoal"]) == (20000, 0.05, "purchase")
+    experiment = Experiment.objects.get()
+    assert (experiment.sequential_tuning, experiment.mde, experiment.primary_goal) == (20000, 0.05, "purchase")
+
+
+def test_an_integer_mde_and_a_null_primary_goal_are_taken(admin_api, tenant):
+    response = admin_api.post(URL, body(tenant, mde=1, primaryGoal=None), content_type="application/json")
+    assert response.status_code == 201
+    assert (response.json()["mde"], response.json()["primaryGoal"]) == (1.0, None)
 
 
 def test_it_takes_the_body_as_json_whatever_the_content_type(admin_api, tenant):
@@ -128,6 +150,23 @@ def variants(*pairs):
         ({"projectId": None}, "projectId"),
         ({"name": "n" * 201}, "name"),
         ({"description": 5}, "description"),
+        ({"sequentialTuning": 0}, "sequentialTuning"),
+        ({"sequentialTuning": -5000}, "sequentialTuning"),
+        ({"sequentialTuning": 2**31}, "sequentialTuning"),
+        ({"sequentialTuning": 5000.0}, "sequentialTuning"),
+        ({"sequentialTuning": "5000"}, "sequentialTuning"),
+        ({"sequentialTuning": True}, "sequentialTuning"),
+        ({"sequentialTuning": None}, "sequentialTuning"),
+        ({"mde": 0}, "mde"),
+        ({"mde": -0.1}, "mde"),
+        ({"mde": "0.1"}, "mde"),
+        ({"mde": True}, "mde"),
+        ({"mde": None}, "mde"),
+        ({"mde": [0.1]}, "mde"),
+        ({"primaryGoal": ""}, "primaryGoal"),
+        ({"primaryGoal": "g" * 65}, "primaryGoal"),
+        ({"primaryGoal": "a\x00b"}, "primaryGoal"),
+        ({"primaryGoal": 3}, "primaryGoal"),
     ],
 )
 def test_it_refuses_an_invalid_experiment_and_stores_nothing(admin_api, tenant, overrides, field):
@@ -145,6 +184,15 @@ def test_it_refuses_a_body_that_is_not_a_json_object(admin_api, raw, code):
     response = admin_api.post(URL, raw, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == code
+
+
+@pytest.mark.parametrize("number", [b"1e400", b"1e-400"])
+def test_it_refuses_an_mde_no_double_holds(admin_api, tenant, number):
+    raw = orjson.dumps(body(tenant, mde=0.5)).replace(b"0.5", number)
+    response = admin_api.post(URL, raw, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["details"]["field"] == "mde"
+    assert stored_counts()["Experiment"] == 0
 
 
 def test_it_refuses_a_body_without_required_fields(admin_api, tenant):

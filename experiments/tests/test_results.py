@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from experiments import services
+from experiments import services, stats
 from experiments.models import Conversion, Experiment, Variant
 from experiments.tests.helpers import expose
 from experiments.tests.reference import (
@@ -28,7 +28,7 @@ def test_the_answer_has_exactly_the_contracts_shape(admin_api, tenant, checkout)
     response = results(admin_api, tenant)
     assert response.status_code == 200
     answer = response.json()
-    assert set(answer) == {"experiment", "goal", "variants", "srm"}
+    assert set(answer) == {"experiment", "goal", "variants", "srm", "sampleSize"}
     assert answer["experiment"] == {
         "key": "checkout",
         "projectId": str(tenant.project.id),
@@ -47,8 +47,11 @@ def test_the_answer_has_exactly_the_contracts_shape(admin_api, tenant, checkout)
         "pValue",
         "ci95",
         "chanceToBeatControl",
+        "sequential",
     }
+    assert set(variant["sequential"]) == {"ci95", "pValue"}
     assert set(answer["srm"]) == {"pValue", "flagged"}
+    assert set(answer["sampleSize"]) == {"mde", "requiredPerVariant", "progress"}
 
 
 def test_the_numbers_match_the_textbook_formulas(admin_api, tenant):
@@ -121,16 +124,19 @@ def test_an_experiment_nobody_saw_has_zeros_and_nulls(admin_api, tenant, checkou
             "pValue": None,
             "ci95": None,
             "chanceToBeatControl": None,
+            "sequential": None,
         },
     ]
     assert answer["srm"] == {"pValue": None, "flagged": False}
+    assert answer["sampleSize"] == {"mde": 0.1, "requiredPerVariant": None, "progress": None}
 
 
 def test_a_variant_without_exposures_has_null_comparisons(admin_api, tenant, checkout):
     expose(checkout, "control", count=50, converted=5)
     variant = results(admin_api, tenant).json()["variants"][1]
     assert (variant["exposures"], variant["rate"]) == (0, 0)
-    assert [variant[name] for name in ("uplift", "pValue", "ci95", "chanceToBeatControl")] == [None] * 4
+    names = ("uplift", "pValue", "ci95", "chanceToBeatControl", "sequential")
+    assert [variant[name] for name in names] == [None] * 5
 
 
 def test_without_any_conversion_only_the_chance_to_beat_control_is_defined(admin_api, tenant, checkout):
@@ -141,6 +147,7 @@ def test_without_any_conversion_only_the_chance_to_beat_control_is_defined(admin
     assert variant["uplift"] is None  # the control rate is 0
     assert variant["pValue"] is None  # the standard error is 0
     assert variant["ci95"] is None
+    assert variant["sequential"] is None  # no variance in either arm
     assert variant["chanceToBeatControl"] == pytest.approx(0.5, abs=1e-9)
 
 
@@ -256,3 +263,60 @@ def test_it_answers_404_for_an_unknown_experiment(admin_api, tenant):
 def test_it_refuses_a_request_without_the_admin_key(client, tenant, checkout):
     response = client.get(URL, {"projectId": str(tenant.project.id)})
     assert response.status_code == 401
+
+
+def test_the_sample_size_by_hand(admin_api, tenant, checkout):
+    # Control 100/1000 = 10%, mde 10%: p2 = 11%;
+    # ceil((1.959964 + 0.841621)^2 (0.1 * 0.9 + 0.11 * 0.89) / 0.01^2) = ceil(7.848878512 * 0.1879 / 0.0001)
+    # = ceil(14748.04) = 14,749; the smallest arm (b, 800) is 800 / 14749 of the way.
+    expose(checkout, "control", count=1000, converted=100)
+    expose(checkout, "b", count=800, converted=90)
+    assert results(admin_api, tenant).json()["sampleSize"] == {
+        "mde": 0.1,
+        "requiredPerVariant": 14749,
+        "progress": pytest.approx(800 / 14749, abs=1e-12),
+    }
+
+
+def test_the_sample_size_follows_the_experiments_mde_and_the_goal(admin_api, tenant):
+    experiment = services.create_experiment(
+        project=tenant.project, key="checkout", variants=[("control", 50), ("b", 50)], mde=0.2
+    )
+    control_ids = expose(experiment, "control", count=2000, converted=100, goal="signup")
+    expose(experiment, "b", count=2000, converted=0)
+    Conversion.objects.bulk_create(
+        Conversion(project_id=tenant.project.id, experiment=experiment, anon_id=anon_id, goal="purchase")
+        for anon_id in control_ids[:40]
+    )
+    # signup 5%, mde 20%: ceil(7.848878512 * (0.05 * 0.95 + 0.06 * 0.94) / 0.01^2) = ceil(8154.98) = 8,155
+    signup = results(admin_api, tenant, goal="signup").json()["sampleSize"]
+    assert signup == {"mde": 0.2, "requiredPerVariant": 8155, "progress": pytest.approx(2000 / 8155, abs=1e-12)}
+    # purchase 2%, p2 = 2.4%: ceil(7.848878512 * (0.02 * 0.98 + 0.024 * 0.976) / 0.004^2) = ceil(21105.63) = 21,106
+    purchase = results(admin_api, tenant, goal="purchase").json()["sampleSize"]
+    assert purchase["requiredPerVariant"] == 21106
+
+
+def test_the_sample_size_is_null_while_the_control_converts_nobody(admin_api, tenant, checkout):
+    expose(checkout, "control", count=500)
+    expose(checkout, "b", count=500, converted=30)
+    answer = results(admin_api, tenant).json()
+    assert answer["sampleSize"] == {"mde": 0.1, "requiredPerVariant": None, "progress": None}
+    # The variant has a rate but the control none: its variance is 0, so no sequential numbers either.
+    assert answer["variants"][1]["sequential"] is None
+
+
+def test_the_sequential_numbers_follow_the_experiments_tuning(admin_api, tenant):
+    experiment = services.create_experiment(
+        project=tenant.project, key="checkout", variants=[("control", 50), ("b", 50)], sequential_tuning=100_000
+    )
+    expose(experiment, "control", count=5000, converted=500)
+    expose(experiment, "b", count=5000, converted=560)
+    sequential = results(admin_api, tenant).json()["variants"][1]["sequential"]
+    expected = stats.sequential_difference(
+        conversions=560, exposures=5000, control_conversions=500, control_exposures=5000, tuning=100_000
+    )
+    default = stats.sequential_difference(
+        conversions=560, exposures=5000, control_conversions=500, control_exposures=5000
+    )
+    assert sequential == {"ci95": list(expected.ci95), "pValue": expected.p_value}
+    assert expected.ci95 != default.ci95

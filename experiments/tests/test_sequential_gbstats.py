@@ -4,12 +4,18 @@ gbstats is a test-only dependency (requirements-oracle.txt, installed without it
 it declares numpy<2 and pandas<2 for parts of it these tests do not import).
 """
 
+import math
+
 import numpy as np
+import orjson
 import pytest
 from gbstats.frequentist.tests import SequentialConfig, SequentialTwoSidedTTest
 from gbstats.models.statistics import ProportionStatistic
 
 from experiments import stats
+from experiments.models import Experiment, Variant
+from experiments.selectors import results_from_counts
+from experiments.serializers import ExperimentResultsSerializer
 
 TOLERANCE = 1e-9
 
@@ -109,3 +115,39 @@ def test_gbstats_refuses_exactly_where_we_give_no_number():
     assert gbstats_sequential(0, 1000, 7, 1000, 5000) is None
     assert gbstats_sequential(1000, 1000, 990, 1000, 5000) is None
     assert gbstats_sequential(1, 2, 1, 2, 5000) is not None
+
+
+def answered_sequential(c0: int, n0: int, c1: int, n1: int, tuning: int) -> tuple[float, float, float] | None:
+    """(low, high, pValue) of the variant as the results endpoint answers them, from counts.
+
+    The selectors' shaping and the endpoint's serializer, then orjson both ways, as the API
+    sends them; fails if any number on the way is NaN or infinite.
+    """
+    experiment = Experiment(key="checkout", sequential_tuning=tuning)
+    control, variant = Variant(id=1, key="control", weight=50), Variant(id=2, key="b", weight=50)
+    results = results_from_counts(
+        experiment=experiment, variants=[control, variant], counts={1: (n0, c0), 2: (n1, c1)}, goal=None
+    )
+    rendered = ExperimentResultsSerializer.render(results)
+    sequential = rendered["variants"][1]["sequential"]
+    if sequential is not None:
+        assert all(math.isfinite(number) for number in (*sequential["ci95"], sequential["pValue"]))
+    answer = orjson.loads(orjson.dumps(rendered))
+    assert "sequential" not in answer["variants"][0]
+    sequential = answer["variants"][1]["sequential"]
+    return None if sequential is None else (*sequential["ci95"], sequential["pValue"])
+
+
+@pytest.mark.parametrize("tuning", [5000, 20_000])
+def test_the_results_answer_carries_gbstats_numbers_on_1000_random_tables(tuning):
+    tables = EDGE_CASES + random_tables(1200, seed=20261202 + tuning)
+    largest, compared = 0.0, 0
+    for table in tables:
+        expected, got = gbstats_sequential(*table, tuning), answered_sequential(*table, tuning)
+        assert (got is None) == (expected is None), f"{table}: answered {got}, gbstats {expected}"
+        if expected is not None:
+            compared += 1
+            largest = max(largest, *(abs(a - b) for a, b in zip(got, expected, strict=True)))
+    print(f"\nresults answer vs gbstats, N*={tuning}: max |difference| {largest:.3g} over {compared} tables")
+    assert compared >= 1000
+    assert largest <= TOLERANCE

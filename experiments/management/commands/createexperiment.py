@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analytics.errors import ApiError
 from experiments import services
+from experiments.stats import DEFAULT_MDE, SEQUENTIAL_TUNING
 from projects.selectors import get_project_by_id_or_name
 
 
@@ -35,12 +36,45 @@ class Command(BaseCommand):
         )
         parser.add_argument("--name", default="")
         parser.add_argument("--description", default="")
+        parser.add_argument(
+            "--sequential-tuning",
+            type=int,
+            default=SEQUENTIAL_TUNING,
+            metavar="N",
+            help=f"N* of the sequential test, the total exposures where it is tightest (default {SEQUENTIAL_TUNING})",
+        )
+        parser.add_argument(
+            "--mde",
+            type=float,
+            default=DEFAULT_MDE,
+            help=f"the relative change the sample size is planned for (default {DEFAULT_MDE}, i.e. 10%%)",
+        )
+        parser.add_argument("--primary-goal", default=None, help="the goal the experiment is decided on")
 
-    def handle(self, *args, project: str, key: str, variants, name: str, description: str, **options) -> None:
+    def handle(
+        self,
+        *args,
+        project: str,
+        key: str,
+        variants,
+        name: str,
+        description: str,
+        sequential_tuning: int,
+        mde: float,
+        primary_goal: str | None,
+        **options,
+    ) -> None:
         try:
             target = get_project_by_id_or_name(ref=project)
             experiment = services.create_experiment(
-                project=target, key=key, variants=variants, name=name, description=description
+                project=target,
+                key=key,
+                variants=variants,
+                name=name,
+                description=description,
+                sequential_tuning=sequential_tuning,
+                mde=mde,
+                primary_goal=primary_goal,
             )
         except ApiError as exc:
             raise CommandError(exc.message) from None
