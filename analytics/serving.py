@@ -38,6 +38,8 @@ OUTPUT_HIGH_WATER = 8 * 1024 * 1024
 # How often connections are checked against their deadlines.
 EXPIRY_INTERVAL = 0.5
 HEAD_END = b"\r\n\r\n"
+# Seconds the kernel holds a new connection that has sent nothing before handing it over.
+DEFER_ACCEPT_S = 5
 
 
 class FramingError(Exception):
@@ -202,6 +204,8 @@ class BufferingWorker(base.Worker):
         self.listening = False
         for listener in self.sockets:
             listener.setblocking(False)
+            if listener.family in (socket.AF_INET, socket.AF_INET6):
+                listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, DEFER_ACCEPT_S)
         self.listen(True)
         self.selector.register(self.PIPE[0], selectors.EVENT_READ, None)
         next_expiry = 0.0
@@ -233,8 +237,10 @@ class BufferingWorker(base.Worker):
             self.accept(target)
 
     def accept(self, listener: socket.socket) -> None:
-        # One connection a wake-up: idle workers wake together and share new connections,
-        # where a loop until EAGAIN would let one worker take a burst the others could serve.
+        # One connection a wake-up, read at once: the listeners defer accepting until the first
+        # bytes are in (TCP_DEFER_ACCEPT), so a request that arrives whole is run before this
+        # worker takes another connection, and idle workers share the connections that come
+        # together rather than one worker queueing them behind a request it is running.
         try:
             sock, addr = listener.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
@@ -247,6 +253,7 @@ class BufferingWorker(base.Worker):
         self.selector.register(sock, selectors.EVENT_READ, conn)
         if len(self.connections) >= self.cfg.worker_connections:
             self.listen(False)  # the rest wait in the backlog, for this worker or another
+        self.receive(conn)
 
     def listen(self, on: bool) -> None:
         if on == self.listening:
@@ -461,8 +468,12 @@ class BufferingWorker(base.Worker):
             self.listen(True)
 
     def shut_down(self) -> None:
-        """Stop accepting, give queued answers the graceful timeout to leave, then close."""
+        """Stop accepting, answer the requests that have fully arrived, give queued answers the
+        graceful timeout to leave, then close."""
         self.listen(False)
+        for conn in list(self.connections.values()):
+            if not conn.out and not conn.closing:
+                self.receive(conn)
         for conn in list(self.connections.values()):
             if not conn.out:
                 self.close(conn)

@@ -191,11 +191,15 @@ def test_sigterm_drains_in_flight_requests_and_keeps_every_acknowledged_row(stac
             "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock' "
             "AND backend_type = 'client backend'"
         )
+        # A worker runs one request at a time: each that has one waits on the lock. Which
+        # workers have one depends on which took the clients' connections.
         wait_until(
-            lambda: locker.execute(waiting, [database["NAME"]]).fetchone()[0] == stack.server.workers,
+            lambda: locker.execute(waiting, [database["NAME"]]).fetchone()[0] > 0,
             timeout=20,
-            what="requests waiting on the lock",
+            what="a request waiting on the lock",
         )
+        time.sleep(1)
+        held = locker.execute(waiting, [database["NAME"]]).fetchone()[0]
         in_flight_since = time.monotonic()
         stack.server.signal(signal.SIGTERM)
         time.sleep(1)
@@ -212,7 +216,7 @@ def test_sigterm_drains_in_flight_requests_and_keeps_every_acknowledged_row(stac
     ]
     assert exit_code == 0
     assert stopped_at - in_flight_since < 10, "not drained within graceful_timeout"
-    assert len(drained) == stack.server.workers, "each worker's in-flight request answered 202"
+    assert len(drained) >= held, "every request in flight answered 202"
     assert {sent.status for sent in traffic.sent} <= {202, None}
     stored = stack.stored_event_ids()
     assert len(stored) == len(set(stored))
