@@ -157,7 +157,28 @@ class MovementSample(models.Model):
         return f"{self.kind} ({self.x}, {self.y})"
 
 
-class SessionHour(models.Model):
+class SessionDimensions(models.Model):
+    """The session columns the dashboard counts sessions by and filters on, copied onto the
+    rollups so that neither reads the sessions table for whole hours. Null as on the session:
+    stored before enrichment, or not known (a country, a campaign)."""
+
+    browser = models.CharField(max_length=64, null=True, blank=True)
+    os = models.CharField(max_length=64, null=True, blank=True)
+    device = models.CharField(max_length=8, null=True, blank=True)
+    country = models.CharField(max_length=2, null=True, blank=True)
+    source = models.CharField(max_length=255, null=True, blank=True)
+    channel = models.CharField(max_length=16, null=True, blank=True)
+    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+# Their names, in the order the rollup statements and the dashboard list them.
+SESSION_DIMENSIONS = tuple(field.name for field in SessionDimensions._meta.fields)
+
+
+class SessionHour(SessionDimensions):
     """Per session and UTC hour: its events and page views in that hour, next to the
     session's dimensions (as stored on its first batch), so the dashboard reads neither
     raw events nor sessions for whole hours. Written by the ingest statement.
@@ -189,8 +210,10 @@ class SessionHour(models.Model):
         return f"{self.session_id} {self.hour:%Y-%m-%d %H}h"
 
 
-class HourlyCountBase(models.Model):
-    """How many page views a path, or events a type, had in one UTC hour."""
+class HourlyCountBase(SessionDimensions):
+    """How many page views a path, or events a type, had in one UTC hour, from the sessions
+    with one combination of the filterable session dimensions (SESSION_DIMENSIONS): an
+    unfiltered read sums every row of the hour, a filtered one the rows that match."""
 
     class Dimension(models.TextChoices):
         PATH = "path"
@@ -202,7 +225,7 @@ class HourlyCountBase(models.Model):
     value = models.CharField(max_length=2048)
     count = models.PositiveIntegerField()
 
-    class Meta:
+    class Meta(SessionDimensions.Meta):
         abstract = True
 
     def __str__(self) -> str:
