@@ -12,7 +12,7 @@ from analytics.errors import invalid_field
 from analytics.http import json_response
 from analytics.openapi import NO_NUL, admin_operation
 from insights import heatmaps, selectors
-from insights.filters import PARAMETERS, max_length, parse_filters
+from insights.filters import CHOICES, PARAMETERS, max_length, parse_filters
 from insights.heatmap_png import render_heatmap_png
 from insights.serializers import HeatmapSerializer, TrafficStatsSerializer
 from insights.time_ranges import Interval, parse_interval, parse_range
@@ -30,14 +30,23 @@ def choice(name: str, values: list[str]) -> OpenApiParameter:
     return OpenApiParameter(name, str, enum=[*values, ""], description=f"Default (also when empty): {values[0]}.")
 
 
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f]*$"
 RANGE_ERRORS = (
     "400 `invalid_field` (a bad date or choice), `invalid_range` (`from` not before `to`), `range_too_large`."
 )
+
+
+def _filter_schema(column: str) -> dict:
+    if column in CHOICES:
+        return {"type": "string", "enum": [*CHOICES[column], ""]}
+    if column == "country":
+        return {"type": "string", "pattern": "^([A-Z]{2})?$"}
+    return {"type": "string", "maxLength": max_length(column), "pattern": NO_CONTROL_CHARACTERS}
+
+
 FILTER_PARAMETERS = tuple(
     OpenApiParameter(
-        parameter,
-        {"type": "string", "maxLength": max_length(column), "pattern": NO_NUL},
-        description=f"Only sessions whose {parameter} is this (empty: no filter).",
+        parameter, _filter_schema(column), description=f"Only sessions whose {parameter} is this (empty: no filter)."
     )
     for parameter, column in PARAMETERS.items()
 )
