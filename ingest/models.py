@@ -211,9 +211,11 @@ class SessionHour(SessionDimensions):
 
 
 class HourlyCountBase(SessionDimensions):
-    """How many page views a path, or events a type, had in one UTC hour, from the sessions
-    with one combination of the filterable session dimensions (SESSION_DIMENSIONS): an
-    unfiltered read sums every row of the hour, a filtered one the rows that match."""
+    """How many page views a path, or events a type, had in one UTC hour: over all sessions
+    (`by_dimensions` false, dimensions null), and again per combination of the sessions'
+    SESSION_DIMENSIONS (`by_dimensions` true), which a filtered read sums where they match.
+    Both, because the combinations are nearly as many as an hour's sessions: summing them
+    for an unfiltered month read 3.5 million rows instead of 22 thousand."""
 
     class Dimension(models.TextChoices):
         PATH = "path"
@@ -224,6 +226,7 @@ class HourlyCountBase(SessionDimensions):
     dimension = models.CharField(max_length=4, choices=Dimension.choices)
     value = models.CharField(max_length=2048)
     count = models.PositiveIntegerField()
+    by_dimensions = models.BooleanField(default=False)
 
     class Meta(SessionDimensions.Meta):
         abstract = True
@@ -237,7 +240,13 @@ class HourlyCount(HourlyCountBase):
     can have more than one row (two compactions at once); readers sum them."""
 
     class Meta:
-        indexes = [models.Index(fields=["project", "hour"], name="hourlycount_project_hour")]
+        indexes = [
+            models.Index(fields=["project", "hour"], name="hourlycount_project_hour"),
+            # The few rows over all sessions, which unfiltered reads sum, found without the rest.
+            models.Index(
+                fields=["project", "hour"], name="hourlycount_all_sessions", condition=models.Q(by_dimensions=False)
+            ),
+        ]
 
 
 class HourlyCountDelta(HourlyCountBase):

@@ -39,6 +39,7 @@ ENRICHED_COLUMN_TYPES = ", ".join(f"{column} text" for column in ENRICHED)
 # The enriched columns the rollups carry, to count and filter by.
 DIMENSIONS = ", ".join(SESSION_DIMENSIONS)
 DIMENSIONS_OF_S = ", ".join(f"s.{column}" for column in SESSION_DIMENSIONS)
+NO_DIMENSIONS = ", ".join(["NULL"] * len(SESSION_DIMENSIONS))
 
 
 def _epoch(microseconds: str) -> str:
@@ -53,9 +54,9 @@ def _epoch(microseconds: str) -> str:
 #   invariant), through the same upsert with nothing to add: so it is found by its key, however
 #   many rows the project has (as a joined UPDATE, the planner scanned them all). Where that row
 #   is gone (retention), the upsert leaves an empty one, swept with its hour;
-# - per-hour counts by type and path and by the sessions' SESSION_DIMENSIONS (so a filtered
-#   dashboard can read them too), appended to the deltas rather than added to a shared row,
-#   which every batch would otherwise wait on.
+# - per-hour counts by type and path, over all sessions and by the sessions' SESSION_DIMENSIONS
+#   (HourlyCountBase), appended to the deltas rather than added to a shared row, which every
+#   batch would otherwise wait on.
 ROLLUP_CTES = f"""
 session_hours AS (
     INSERT INTO {SESSION_HOURS} AS h (
@@ -80,12 +81,18 @@ session_hours AS (
         spans_hours = h.spans_hours OR EXCLUDED.spans_hours
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
 ), hourly_counts AS (
-    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count, {DIMENSIONS})
-    SELECT e.project_id, e.hour, 'type', e.type, count(*), {DIMENSIONS_OF_S}
+    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS})
+    SELECT project_id, hour, 'type', type, count(*), false, {NO_DIMENSIONS}
+    FROM new_events GROUP BY project_id, hour, type
+    UNION ALL
+    SELECT project_id, hour, 'path', path, count(*), false, {NO_DIMENSIONS}
+    FROM new_events WHERE type = 'page_view' GROUP BY project_id, hour, path
+    UNION ALL
+    SELECT e.project_id, e.hour, 'type', e.type, count(*), true, {DIMENSIONS_OF_S}
     FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
     GROUP BY e.project_id, e.hour, e.type, {DIMENSIONS_OF_S}
     UNION ALL
-    SELECT e.project_id, e.hour, 'path', e.path, count(*), {DIMENSIONS_OF_S}
+    SELECT e.project_id, e.hour, 'path', e.path, count(*), true, {DIMENSIONS_OF_S}
     FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
     WHERE e.type = 'page_view'
     GROUP BY e.project_id, e.hour, e.path, {DIMENSIONS_OF_S}
@@ -239,16 +246,16 @@ C_DIMENSIONS = ", ".join(f"c.{column}" for column in SESSION_DIMENSIONS)
 COMPACT_HOURLY_COUNTS_SQL = f"""
 WITH moved AS (
     DELETE FROM {HOURLY_DELTAS}
-    RETURNING project_id, hour, dimension, value, count, {DIMENSIONS}
+    RETURNING project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS}
 ), touched AS (
     SELECT DISTINCT project_id, hour FROM moved
 ), folded AS (
     DELETE FROM {HOURLY_COUNTS} c USING touched t
     WHERE c.project_id = t.project_id AND c.hour = t.hour
-    RETURNING c.project_id, c.hour, c.dimension, c.value, c.count, {C_DIMENSIONS}
+    RETURNING c.project_id, c.hour, c.dimension, c.value, c.count, c.by_dimensions, {C_DIMENSIONS}
 )
-INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count, {DIMENSIONS})
-SELECT project_id, hour, dimension, value, sum(count), {DIMENSIONS}
+INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS})
+SELECT project_id, hour, dimension, value, sum(count), by_dimensions, {DIMENSIONS}
 FROM (SELECT * FROM moved UNION ALL SELECT * FROM folded) AS counted
-GROUP BY project_id, hour, dimension, value, {DIMENSIONS}
+GROUP BY project_id, hour, dimension, value, by_dimensions, {DIMENSIONS}
 """

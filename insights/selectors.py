@@ -360,15 +360,16 @@ def traffic_series(
 
 
 # Compacted and not yet compacted hourly counts for whole hours, raw events for the edges.
-# Their rows are per combination of the session dimensions: the filters pick some of them.
+# Unfiltered, the rows over all sessions; filtered, those per combination of the session
+# dimensions that match.
 ROLLUP_TOP_SQL = f"""
 SELECT value, SUM(count) AS n
 FROM (
     SELECT value, count FROM {HourlyCount._meta.db_table}
-    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s {{matching}}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions = %s {{matching}}
     UNION ALL
     SELECT value, count FROM {HourlyCountDelta._meta.db_table}
-    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s {{matching}}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions = %s {{matching}}
     UNION ALL
     SELECT e.{{field}}, 1 FROM {{edge_events}}
     WHERE e.project_id = %s AND ({{edges}}) {{only_page_views}} {{session_matching}}
@@ -395,7 +396,8 @@ def _top(
         edge_events=edge_events,
         session_matching=session_matching,
     )
-    params = [*hour_params, field, *match_params, *hour_params, field, *match_params, *edge_params, *session_params]
+    rows = [*hour_params, field, bool(filters), *match_params]
+    params = [*rows, *rows, *edge_params, *session_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]

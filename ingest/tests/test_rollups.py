@@ -33,7 +33,9 @@ def test_it_counts_a_late_event_in_its_hour(tenant):
     [(hour_a, _, events_a, views_a), (hour_b, _, events_b, views_b)] = sorted(session_hours(project))
     assert (hour_a, events_a, views_a) == (at("2025-03-10 10:00"), 2, 2)
     assert (hour_b, events_b, views_b) == (at("2025-03-12 11:00"), 1, 0)
-    counts = HourlyCountDelta.objects.filter(project=project, hour=at("2025-03-10 10:00"), dimension="path")
+    counts = HourlyCountDelta.objects.filter(
+        project=project, hour=at("2025-03-10 10:00"), dimension="path", by_dimensions=False
+    )
     assert sorted(counts.values_list("value", "count")) == [("/", 1), ("/pricing", 1)]
 
 
@@ -69,7 +71,8 @@ def test_a_retried_batch_adds_nothing_to_the_rollups(tenant):
     for _ in range(2):
         services.ingest_batch(project_id=project.id, payload=payload, received_at=LATE_RECEIPT)
     assert session_hours(project) == {(at("2025-03-10 10:00"), SessionHour.objects.get().session_id, 1, 1)}
-    assert sum(HourlyCountDelta.objects.values_list("count", flat=True)) == 2  # the type and the path
+    # The type and the path, over all sessions and for the session's dimensions.
+    assert sum(HourlyCountDelta.objects.values_list("count", flat=True)) == 2 * 2
 
 
 def test_compaction_folds_the_batches_counts_into_one_row_each(tenant, other_tenant):
@@ -77,18 +80,20 @@ def test_compaction_folds_the_batches_counts_into_one_row_each(tenant, other_ten
     for n in range(3):
         ingest_events(project, f"s{n}", [("page_view", "/", "2025-03-10 10:30"), ("signup", "/", "2025-03-10 11:30")])
     ingest_events(other_tenant.project, "x", [("page_view", "/", "2025-03-10 10:30")])
-    assert HourlyCountDelta.objects.count() == 3 * 3 + 2
-    assert services.compact_hourly_counts() == 3 + 2
+    # Each count twice: over all sessions, and for the sessions' dimensions (all alike here).
+    assert HourlyCountDelta.objects.count() == 2 * (3 * 3 + 2)
+    assert services.compact_hourly_counts() == 2 * (3 + 2)
     assert not HourlyCountDelta.objects.exists()
-    assert sorted(HourlyCount.objects.filter(project=project).values_list("hour", "dimension", "value", "count")) == [
+    all_sessions = HourlyCount.objects.filter(project=project, by_dimensions=False)
+    assert sorted(all_sessions.values_list("hour", "dimension", "value", "count")) == [
         (at("2025-03-10 10:00"), "path", "/", 3),
         (at("2025-03-10 10:00"), "type", "page_view", 3),
         (at("2025-03-10 11:00"), "type", "signup", 3),
     ]
     # Later batches of a compacted hour land in the deltas again and are folded in next time.
     ingest_events(project, "late", [("page_view", "/", "2025-03-10 10:50")])
-    assert services.compact_hourly_counts() == 2
-    assert HourlyCount.objects.get(project=project, dimension="path").count == 4
+    assert services.compact_hourly_counts() == 2 * 2
+    assert HourlyCount.objects.get(project=project, dimension="path", by_dimensions=False).count == 4
 
 
 def test_the_rollups_carry_the_sessions_dimensions(tenant):
@@ -107,7 +112,9 @@ def test_the_rollups_carry_the_sessions_dimensions(tenant):
     ]
     services.compact_hourly_counts()
     assert sorted(
-        HourlyCount.objects.filter(dimension="path").values_list("hour", "value", "count", *SESSION_DIMENSIONS),
+        HourlyCount.objects.filter(dimension="path", by_dimensions=True).values_list(
+            "hour", "value", "count", *SESSION_DIMENSIONS
+        ),
         key=str,
     ) == sorted(
         [
@@ -116,6 +123,10 @@ def test_the_rollups_carry_the_sessions_dimensions(tenant):
         ],
         key=str,
     )
+    over_all = HourlyCount.objects.filter(dimension="path", by_dimensions=False)
+    assert list(over_all.values_list("hour", "value", "count", *SESSION_DIMENSIONS)) == [
+        (at("2025-03-10 10:00"), "/", 2, *[None] * len(SESSION_DIMENSIONS))
+    ]
 
 
 def test_the_rebuild_from_raw_events_matches_what_ingest_wrote(tenant):
@@ -130,11 +141,18 @@ def test_the_rebuild_from_raw_events_matches_what_ingest_wrote(tenant):
     written = session_hours(project, *SESSION_DIMENSIONS)
     marks = spans(project)
     services.compact_hourly_counts()
-    counts = set(HourlyCount.objects.values_list("hour", "dimension", "value", "count", *SESSION_DIMENSIONS))
+    counts = set(
+        HourlyCount.objects.values_list("hour", "dimension", "value", "count", "by_dimensions", *SESSION_DIMENSIONS)
+    )
     assert services.rebuild_rollups(start=at("2025-03-10 23:00"), end=at("2025-03-11 00:30")) == 2
     assert session_hours(project, *SESSION_DIMENSIONS) == written
     assert spans(project) == marks == {"s1": [True, True], "s2": [False]}
-    assert set(HourlyCount.objects.values_list("hour", "dimension", "value", "count", *SESSION_DIMENSIONS)) == counts
+    assert (
+        set(
+            HourlyCount.objects.values_list("hour", "dimension", "value", "count", "by_dimensions", *SESSION_DIMENSIONS)
+        )
+        == counts
+    )
 
 
 def test_a_batch_reads_a_handful_of_rollup_rows_however_many_the_project_has(tenant):
