@@ -1,10 +1,12 @@
 """Time the dashboard's queries on the configured database (docs/performance.md).
 
-    DATABASE_URL=postgres://... .venv/bin/python bench/insights.py PROJECT [--runs 5]
+    DATABASE_URL=postgres://... .venv/bin/python bench/insights.py PROJECT [--runs 5] [--filter browser=Chrome]
 
 Runs every selector the dashboard and GET /stats call, plus the click heatmap and scroll
 depth of the home page, for today, the last 7 and the last 30 days and the 7 days up to now; prints one line per
 query and range with the median, fastest and slowest of the warm runs (one cold run first).
+With --filter (repeatable, the stats' query parameters), the stats queries count only the
+matching sessions, as the filtered dashboard does; heatmaps are never filtered.
 """
 
 from __future__ import annotations
@@ -25,7 +27,10 @@ import django
 
 django.setup()
 
+from django.http import QueryDict  # noqa: E402
+
 from insights import heatmaps, selectors  # noqa: E402
+from insights.filters import parse_filters  # noqa: E402
 from insights.time_ranges import Interval, TimeRange, today_end  # noqa: E402
 from projects.selectors import get_project_by_id_or_name  # noqa: E402
 
@@ -45,8 +50,10 @@ def main() -> None:
     parser.add_argument("project")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--path", default="/")
+    parser.add_argument("--filter", action="append", default=[], help="a stats filter, such as browser=Chrome")
     args = parser.parse_args()
     project_id = get_project_by_id_or_name(ref=args.project).id
+    filters = parse_filters(QueryDict("&".join(args.filter)))
     now = datetime.now(UTC)
     end = today_end(now)
     # Whole days as the dashboard asks for them, and a range that ends now, whose partial
@@ -59,13 +66,14 @@ def main() -> None:
     }
     for label, (start, stop) in ranges.items():
         scope = {"project_id": project_id, "time_range": TimeRange(start=start, end=stop)}
+        filtered = {**scope, "filters": filters}
         interval = Interval.HOUR if stop - start <= timedelta(days=1) else Interval.DAY
         queries = {
-            "traffic_stats (all)": partial(selectors.traffic_stats, **scope, interval=interval),
-            "session_rollup": partial(selectors.session_rollup, **scope),
-            "traffic_series": partial(selectors.traffic_series, **scope, interval=interval),
-            "top_paths": partial(selectors.top_paths, **scope),
-            "top_event_types": partial(selectors.top_event_types, **scope),
+            "traffic_stats (all)": partial(selectors.traffic_stats, **filtered, interval=interval),
+            "session_rollup": partial(selectors.session_rollup, **filtered),
+            "traffic_series": partial(selectors.traffic_series, **filtered, interval=interval),
+            "top_paths": partial(selectors.top_paths, **filtered),
+            "top_event_types": partial(selectors.top_event_types, **filtered),
             "click heatmap": partial(
                 heatmaps.movement_heatmap, **scope, path=args.path, kind=heatmaps.HeatmapKind.CLICK
             ),

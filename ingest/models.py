@@ -157,7 +157,28 @@ class MovementSample(models.Model):
         return f"{self.kind} ({self.x}, {self.y})"
 
 
-class SessionHour(models.Model):
+class SessionDimensions(models.Model):
+    """The session columns the dashboard counts sessions by and filters on, copied onto the
+    rollups so that neither reads the sessions table for whole hours. Null as on the session:
+    stored before enrichment, or not known (a country, a campaign)."""
+
+    browser = models.CharField(max_length=64, null=True, blank=True)
+    os = models.CharField(max_length=64, null=True, blank=True)
+    device = models.CharField(max_length=8, null=True, blank=True)
+    country = models.CharField(max_length=2, null=True, blank=True)
+    source = models.CharField(max_length=255, null=True, blank=True)
+    channel = models.CharField(max_length=16, null=True, blank=True)
+    utm_campaign = models.CharField(max_length=255, null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+# Their names, in the order the rollup statements and the dashboard list them.
+SESSION_DIMENSIONS = tuple(field.name for field in SessionDimensions._meta.fields)
+
+
+class SessionHour(SessionDimensions):
     """Per session and UTC hour: its events and page views in that hour, next to the
     session's dimensions (as stored on its first batch), so the dashboard reads neither
     raw events nor sessions for whole hours. Written by the ingest statement.
@@ -189,8 +210,12 @@ class SessionHour(models.Model):
         return f"{self.session_id} {self.hour:%Y-%m-%d %H}h"
 
 
-class HourlyCountBase(models.Model):
-    """How many page views a path, or events a type, had in one UTC hour."""
+class HourlyCountBase(SessionDimensions):
+    """How many page views a path, or events a type, had in one UTC hour: over all sessions
+    (`by_dimensions` false, dimensions null), and again per combination of the sessions'
+    SESSION_DIMENSIONS (`by_dimensions` true), which a filtered read sums where they match.
+    Both, because the combinations are nearly as many as an hour's sessions: summing them
+    for an unfiltered month read 3.5 million rows instead of 22 thousand."""
 
     class Dimension(models.TextChoices):
         PATH = "path"
@@ -201,8 +226,9 @@ class HourlyCountBase(models.Model):
     dimension = models.CharField(max_length=4, choices=Dimension.choices)
     value = models.CharField(max_length=2048)
     count = models.PositiveIntegerField()
+    by_dimensions = models.BooleanField(default=False)
 
-    class Meta:
+    class Meta(SessionDimensions.Meta):
         abstract = True
 
     def __str__(self) -> str:
@@ -214,7 +240,13 @@ class HourlyCount(HourlyCountBase):
     can have more than one row (two compactions at once); readers sum them."""
 
     class Meta:
-        indexes = [models.Index(fields=["project", "hour"], name="hourlycount_project_hour")]
+        indexes = [
+            models.Index(fields=["project", "hour"], name="hourlycount_project_hour"),
+            # The few rows over all sessions, which unfiltered reads sum, found without the rest.
+            models.Index(
+                fields=["project", "hour"], name="hourlycount_all_sessions", condition=models.Q(by_dimensions=False)
+            ),
+        ]
 
 
 class HourlyCountDelta(HourlyCountBase):

@@ -9,6 +9,7 @@ nowhere else.
 
 from ingest import enrichment
 from ingest.models import (
+    SESSION_DIMENSIONS,
     BatchClaim,
     Event,
     EventKey,
@@ -35,6 +36,10 @@ ENRICHED = enrichment.COLUMNS
 ENRICHED_COLUMNS = ", ".join(ENRICHED)
 ENRICHED_COLUMNS_OF_N = ", ".join(f"n.{column}" for column in ENRICHED)
 ENRICHED_COLUMN_TYPES = ", ".join(f"{column} text" for column in ENRICHED)
+# The enriched columns the rollups carry, to count and filter by.
+DIMENSIONS = ", ".join(SESSION_DIMENSIONS)
+DIMENSIONS_OF_S = ", ".join(f"s.{column}" for column in SESSION_DIMENSIONS)
+NO_DIMENSIONS = ", ".join(["NULL"] * len(SESSION_DIMENSIONS))
 
 
 def _epoch(microseconds: str) -> str:
@@ -42,28 +47,31 @@ def _epoch(microseconds: str) -> str:
 
 
 # The rollups of the events in `new_events (project_id, session_pk, hour, type, path)`, whose
-# sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`:
+# sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`
+# (the dimensions: anon_id, referrer, language, screen and the SESSION_DIMENSIONS):
 # - the session's row for each hour its events fall in, counts added to what is there;
 # - when a session spans hours, the row of its first hour is marked as well (SessionHour's
 #   invariant), through the same upsert with nothing to add: so it is found by its key, however
 #   many rows the project has (as a joined UPDATE, the planner scanned them all). Where that row
 #   is gone (retention), the upsert leaves an empty one, swept with its hour;
-# - per-hour counts by type and path, appended to the deltas rather than added to a shared row,
-#   which every batch would otherwise wait on.
+# - per-hour counts by type and path, over all sessions and by the sessions' SESSION_DIMENSIONS
+#   (HourlyCountBase), appended to the deltas rather than added to a shared row, which every
+#   batch would otherwise wait on.
 ROLLUP_CTES = f"""
 session_hours AS (
     INSERT INTO {SESSION_HOURS} AS h (
         project_id, hour, session_id, events, page_views,
-        anon_id, referrer, language, screen_width, screen_height, spans_hours
+        anon_id, referrer, language, screen_width, screen_height, spans_hours, {DIMENSIONS}
     )
     SELECT e.project_id, e.hour, s.id, count(*), count(*) FILTER (WHERE e.type = 'page_view'),
-           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, s.spans_hours IS NOT FALSE
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, s.spans_hours IS NOT FALSE,
+           {DIMENSIONS_OF_S}
     FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
     GROUP BY e.project_id, e.hour, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
-             s.spans_hours
+             s.spans_hours, {DIMENSIONS_OF_S}
     UNION ALL
     SELECT s.project_id, s.first_event_hour, s.id, 0, 0,
-           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, true
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, true, {DIMENSIONS_OF_S}
     FROM rollup_sessions AS s
     WHERE s.spans_hours
       AND NOT EXISTS (SELECT FROM new_events AS e WHERE e.session_pk = s.id AND e.hour = s.first_event_hour)
@@ -73,11 +81,21 @@ session_hours AS (
         spans_hours = h.spans_hours OR EXCLUDED.spans_hours
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
 ), hourly_counts AS (
-    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count)
-    SELECT project_id, hour, 'type', type, count(*) FROM new_events GROUP BY project_id, hour, type
+    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS})
+    SELECT project_id, hour, 'type', type, count(*), false, {NO_DIMENSIONS}
+    FROM new_events GROUP BY project_id, hour, type
     UNION ALL
-    SELECT project_id, hour, 'path', path, count(*) FROM new_events WHERE type = 'page_view'
-    GROUP BY project_id, hour, path
+    SELECT project_id, hour, 'path', path, count(*), false, {NO_DIMENSIONS}
+    FROM new_events WHERE type = 'page_view' GROUP BY project_id, hour, path
+    UNION ALL
+    SELECT e.project_id, e.hour, 'type', e.type, count(*), true, {DIMENSIONS_OF_S}
+    FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
+    GROUP BY e.project_id, e.hour, e.type, {DIMENSIONS_OF_S}
+    UNION ALL
+    SELECT e.project_id, e.hour, 'path', e.path, count(*), true, {DIMENSIONS_OF_S}
+    FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
+    WHERE e.type = 'page_view'
+    GROUP BY e.project_id, e.hour, e.path, {DIMENSIONS_OF_S}
 )"""
 
 # Sessions, events and movement samples of one project, in one statement: one round trip,
@@ -128,7 +146,7 @@ WITH sessions AS (
         spans_hours = s.spans_hours OR EXCLUDED.spans_hours
             OR COALESCE(s.first_event_hour <> EXCLUDED.first_event_hour, false)
     RETURNING s.project_id, s.id, s.session_id, s.anon_id, s.referrer, s.language, s.screen_width,
-              s.screen_height, s.first_event_hour, s.spans_hours
+              s.screen_height, s.first_event_hour, s.spans_hours, {DIMENSIONS_OF_S}
 ), rollup_sessions AS (
     SELECT r.*, n.key AS session_key, n.seen_at
     FROM session_rows AS r JOIN sessions AS n ON n.session_id = r.session_id
@@ -190,7 +208,7 @@ REBUILD_ROLLUPS_SQL = [
         FROM {EVENTS} WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
     ), rollup_sessions AS (
         SELECT s.project_id, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
-               t.first_event_hour, t.spans_hours
+               t.first_event_hour, t.spans_hours, {DIMENSIONS_OF_S}
         FROM {SESSIONS} AS s JOIN (
             SELECT session_pk, min(hour) AS first_event_hour, count(DISTINCT hour) > 1 AS spans_hours
             FROM new_events GROUP BY session_pk
@@ -224,19 +242,20 @@ SETTLE_SPANS_SQL = [
 # touches are summed anew from their compacted rows and the deltas. Rows a statement has not
 # committed yet are not visible to the DELETE and stay for the next run; a concurrent run
 # deletes other rows (or waits and skips them), so every count is in exactly one row.
+C_DIMENSIONS = ", ".join(f"c.{column}" for column in SESSION_DIMENSIONS)
 COMPACT_HOURLY_COUNTS_SQL = f"""
 WITH moved AS (
     DELETE FROM {HOURLY_DELTAS}
-    RETURNING project_id, hour, dimension, value, count
+    RETURNING project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS}
 ), touched AS (
     SELECT DISTINCT project_id, hour FROM moved
 ), folded AS (
     DELETE FROM {HOURLY_COUNTS} c USING touched t
     WHERE c.project_id = t.project_id AND c.hour = t.hour
-    RETURNING c.project_id, c.hour, c.dimension, c.value, c.count
+    RETURNING c.project_id, c.hour, c.dimension, c.value, c.count, c.by_dimensions, {C_DIMENSIONS}
 )
-INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count)
-SELECT project_id, hour, dimension, value, sum(count)
+INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS})
+SELECT project_id, hour, dimension, value, sum(count), by_dimensions, {DIMENSIONS}
 FROM (SELECT * FROM moved UNION ALL SELECT * FROM folded) AS counted
-GROUP BY project_id, hour, dimension, value
+GROUP BY project_id, hour, dimension, value, by_dimensions, {DIMENSIONS}
 """

@@ -25,6 +25,7 @@ from django.utils.http import urlencode
 from analytics.errors import ApiError
 from insights import heatmaps, selectors
 from insights.charts import series_chart
+from insights.filters import COLUMN_PARAMETERS, as_parameters, parse_filters
 from insights.heatmap_png import STOPS, render_heatmap_png
 from insights.time_ranges import Interval, TimeRange, parse_interval, parse_range
 from projects.admin import ProjectAdmin
@@ -36,6 +37,16 @@ CUSTOM = "custom"
 DEFAULT_PRESET = "7d"
 # Ranges up to this long are charted per hour unless the viewer picks an interval.
 HOURLY_UP_TO = timedelta(days=2)
+# The lists of sessions per session dimension, by column: title, and the name of a filter chip.
+DIMENSION_LISTS = {
+    "channel": ("Channels", "Channel"),
+    "source": ("Sources", "Source"),
+    "utm_campaign": ("Campaigns", "Campaign"),
+    "country": ("Countries", "Country"),
+    "device": ("Devices", "Device"),
+    "browser": ("Browsers", "Browser"),
+    "os": ("Operating systems", "OS"),
+}
 
 
 def insights_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
@@ -130,11 +141,57 @@ def _context(request: HttpRequest, model_admin: admin.ModelAdmin, project: Proje
     }
 
 
+def _chosen_filters(request: HttpRequest) -> tuple[dict[str, str], str | None]:
+    """The filters asked for, or none and the error to show."""
+    try:
+        return parse_filters(request.GET), None
+    except ApiError as exc:
+        return {}, f"{exc.message} Showing every session instead."
+
+
+def _dimension_lists(
+    stats: selectors.TrafficStats, filters: dict[str, str], page_query: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The lists of sessions per session dimension, each row linking to the page filtered by
+    it as well (a null value, not known, cannot be filtered by)."""
+    return [
+        {
+            "title": title,
+            "rows": [
+                {
+                    "value": row.value,
+                    "count": row.count,
+                    "url": None
+                    if row.value is None or column in filters
+                    else f"?{urlencode({**page_query, COLUMN_PARAMETERS[column]: row.value})}",
+                }
+                for row in stats.dimensions[column]
+            ],
+        }
+        for column, (title, _chip) in DIMENSION_LISTS.items()
+    ]
+
+
+def _chips(filters: dict[str, str], page_query: dict[str, str]) -> list[dict[str, str]]:
+    """The active filters, each with the page's URL without it."""
+    return [
+        {
+            "label": f"{DIMENSION_LISTS[column][1]}: {value}",
+            "remove_url": "?"
+            + urlencode({key: kept for key, kept in page_query.items() if key != COLUMN_PARAMETERS[column]}),
+        }
+        for column, value in filters.items()
+    ]
+
+
 def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
     project = _viewable_project(request, object_id, model_admin)
     picker, time_range, interval, error = _chosen_range(request)
-    stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval)
+    filters, filter_error = _chosen_filters(request)
+    stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval, filters=filters)
     range_query = _range_query(picker)
+    filter_query = as_parameters(filters)
+    page_query = {**range_query, **filter_query}
     heatmap_url = reverse("admin:projects_project_heatmap", args=[project.pk])
     paths = [
         {
@@ -153,10 +210,15 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         picker=picker,
         intervals=[str(choice) for choice in Interval],
         error=error,
+        filter_error=filter_error,
         stats=stats,
         chart=series_chart(stats.series, interval),
         paths=paths,
         range_query=range_query,
+        filter_query=filter_query,
+        chips=_chips(filters, page_query),
+        clear_filters_url=f"?{urlencode(range_query)}",
+        dimension_lists=_dimension_lists(stats, filters, page_query),
     )
     return TemplateResponse(request, "admin/insights/dashboard.html", context)
 

@@ -10,12 +10,16 @@ The whole UTC hours of a range are read from the rollups the ingest statement ke
 edges from raw events; both are combined per session before anything is counted, so the
 numbers are those of the raw events (insights/tests/reference.py computes them from the raw
 rows alone, and the tests hold the two to each other).
+
+Filters restrict every number to the sessions with the given values of the session
+dimensions (ingest.models.SESSION_DIMENSIONS, which the rollups carry for that): rollup rows
+are matched on their own columns, the raw events at the edges through their session.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +28,7 @@ from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Sum
 
-from ingest.models import Event, HourlyCount, HourlyCountDelta, Session, SessionHour
+from ingest.models import SESSION_DIMENSIONS, Event, HourlyCount, HourlyCountDelta, Session, SessionHour
 from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
 from projects.models import FilteredBotHour
 
@@ -59,11 +63,18 @@ class Bucket:
     sessions: int
 
 
+# A session dimension's column (one of SESSION_DIMENSIONS) -> the value sessions must have.
+Filters = Mapping[str, str]
+NO_FILTERS: Filters = {}
+
+
 @dataclass(frozen=True)
 class RankedValue:
-    """One row of a top list: a value and how many page views, events or sessions had it."""
+    """One row of a top list: a value and how many page views, events or sessions had it.
+    Null in the lists of session dimensions: sessions stored before enrichment, or a country
+    that is not known."""
 
-    value: str
+    value: str | None
     count: int
 
 
@@ -93,49 +104,48 @@ class TrafficStats:
     languages: list[RankedValue]
     screen_sizes: list[ScreenSize]
     filtered_bots: int
+    # The filters applied (column -> value), and sessions per value of each session
+    # dimension, by column (SESSION_DIMENSIONS).
+    filters: dict[str, str]
+    dimensions: dict[str, list[RankedValue]]
 
 
 # Totals and the per-session breakdowns come from one statement: the range's events are
 # grouped per session once (`visits`), and every number is read off that set. Separate
-# queries would scan the range five times. Sessions are counted per combination of referrer,
-# language and screen in one pass, and each breakdown sums those few combinations.
+# queries would scan the range many times. The breakdowns are grouping sets of one
+# aggregation: hashed, in one pass over the sessions, one small table per breakdown.
 # Visitors are counted over a GROUP BY, which hashes, rather than COUNT(DISTINCT), which
 # sorts every anonId and took twice as long on 1.5 million sessions. NOT MATERIALIZED inlines
 # `visits` into its two readers rather than writing a month of sessions to a temporary store
 # first: each reader then scans what it needs, estimated from the tables' statistics.
+# Sessions without a campaign are left out of that list (most have none); every other list
+# counts them under a null value.
 SESSION_ROLLUP_SQL = """
 WITH visits AS NOT MATERIALIZED ({visits}),
-combinations AS (
-    SELECT referrer, language, screen_width, screen_height, COUNT(*) AS sessions,
-           SUM(event_count) AS events, SUM(view_count) AS views,
-           SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END) AS viewed,
+grouped AS (
+    SELECT CASE {set_names} ELSE 'totals' END AS dimension,
+           CASE {set_values} END AS value,
+           screen_width, screen_height, COUNT(*) AS sessions, SUM(event_count) AS events,
+           SUM(view_count) AS views, SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END) AS viewed,
            SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END) AS bounced
-    FROM visits GROUP BY referrer, language, screen_width, screen_height
+    FROM visits
+    GROUP BY GROUPING SETS ((), (screen_width, screen_height), {sets})
+    HAVING GROUPING(utm_campaign) = 1 OR utm_campaign IS NOT NULL
 )
-SELECT 'totals', {no_text}, {no_int}, {no_int}, COALESCE(SUM(sessions), 0), SUM(events), SUM(views),
-       SUM(viewed), SUM(bounced)
-FROM combinations
+SELECT dimension, value, screen_width, screen_height, sessions, events, views, viewed, bounced
+FROM (
+    SELECT *, row_number() OVER (
+        PARTITION BY dimension ORDER BY sessions DESC, value, screen_width, screen_height
+    ) AS place
+    FROM grouped
+) ranked
+WHERE dimension = 'totals' OR place <= %s
 UNION ALL
 SELECT 'visitors', {no_text}, {no_int}, {no_int}, COUNT(*), {no_counts}
 FROM (SELECT anon_id FROM visits GROUP BY anon_id) visitors
-UNION ALL
-SELECT * FROM (
-    SELECT 'referrer', referrer, {no_int}, {no_int}, SUM(sessions), {no_counts}
-    FROM combinations GROUP BY referrer ORDER BY 5 DESC, 2 LIMIT %s
-) referrers
-UNION ALL
-SELECT * FROM (
-    SELECT 'language', language, {no_int}, {no_int}, SUM(sessions), {no_counts}
-    FROM combinations GROUP BY language ORDER BY 5 DESC, 2 LIMIT %s
-) languages
-UNION ALL
-SELECT * FROM (
-    SELECT 'screen', {no_text}, screen_width, screen_height, SUM(sessions), {no_counts}
-    FROM combinations GROUP BY screen_width, screen_height
-    ORDER BY 5 DESC, screen_width IS NULL, screen_width, screen_height IS NULL, screen_height
-    LIMIT %s
-) screens
 """
+# The breakdowns of one column each, by column; screens are grouped by width and height.
+RANKED_COLUMNS = ("referrer", "language", *SESSION_DIMENSIONS)
 # Typed NULLs: a bare NULL inside a derived table becomes text on Postgres, and UNION ALL
 # then refuses to match it with the numbers of the totals row.
 NO_INT = "CAST(NULL AS BIGINT)"
@@ -143,28 +153,29 @@ NO_TEXT = "CAST(NULL AS VARCHAR(1))"
 SESSION = Session._meta.db_table
 EVENT = Event._meta.db_table
 SESSION_HOUR = SessionHour._meta.db_table
+VISIT_COLUMN_NAMES = ("anon_id", "referrer", "language", "screen_width", "screen_height", *SESSION_DIMENSIONS)
+VISIT_COLUMNS = ", ".join(VISIT_COLUMN_NAMES)
+SESSION_VISIT_COLUMNS = ", ".join(f"s.{column}" for column in VISIT_COLUMN_NAMES)
 # Per session with an event in the range: its events, page views and dimensions, from the
 # rollups for whole hours and from raw events for the edges. A session whose
 # only row is in the range is complete as it is; the rows of sessions that span hours are added
 # up per session with their raw events at the edges (a session's dimensions are the same in
 # every row of it). Grouping only those keeps the hash table small.
 ROLLUP_VISITS_SQL = f"""
-SELECT events AS event_count, page_views AS view_count,
-       anon_id, referrer, language, screen_width, screen_height
+SELECT events AS event_count, page_views AS view_count, {VISIT_COLUMNS}
 FROM {SESSION_HOUR}
-WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours
+WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours {{matching}}
 UNION ALL
-SELECT SUM(events), SUM(page_views), anon_id, referrer, language, screen_width, screen_height
+SELECT SUM(events), SUM(page_views), {VISIT_COLUMNS}
 FROM (
-    SELECT session_id, events, page_views, anon_id, referrer, language, screen_width, screen_height
-    FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours
+    SELECT session_id, events, page_views, {VISIT_COLUMNS}
+    FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours {{matching}}
     UNION ALL
-    SELECT e.session_id, 1, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END,
-           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height
+    SELECT e.session_id, 1, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END, {SESSION_VISIT_COLUMNS}
     FROM {EVENT} e JOIN {SESSION} s ON s.id = e.session_id
-    WHERE e.project_id = %s AND ({{edges}})
+    WHERE e.project_id = %s AND ({{edges}}) {{session_matching}}
 ) parts
-GROUP BY session_id, anon_id, referrer, language, screen_width, screen_height
+GROUP BY session_id, {VISIT_COLUMNS}
 """
 
 # Room to hash a month of sessions (or visitors) in memory instead of spilling them to disk,
@@ -183,16 +194,36 @@ def _aggregate_cursor() -> Iterator[CursorWrapper]:
         yield cursor
 
 
-def _split(project_id: uuid.UUID, time_range: TimeRange, *, column: str = "occurred_at") -> tuple[list, str, list]:
+def _split(project_id: uuid.UUID, time_range: TimeRange) -> tuple[list, str, list]:
     """Parameters (project, first and end hour) of the rollup part of the range, and the
-    condition on raw events (with its parameters) that covers the rest."""
+    condition on raw events `e` (with its parameters) that covers the rest."""
     hours = whole_hours(time_range)
     # An empty hour range when the range holds no whole hour: then the edges are all of it.
     first, end = (hours.start, hours.end) if hours else (time_range.start, time_range.start)
     edges = outside_whole_hours(time_range)
-    condition = " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(edges)) or "FALSE"
+    condition = " OR ".join(["(e.occurred_at >= %s AND e.occurred_at < %s)"] * len(edges)) or "FALSE"
     edge_params = [moment for edge in edges for moment in (edge.start, edge.end)]
     return [project_id, first, end], condition, [project_id, *edge_params]
+
+
+def _matching(filters: Filters, *, alias: str = "") -> tuple[str, list[str]]:
+    """`AND column = %s ...` for the filters, on a rollup's columns or, with an alias, a
+    session's; and its parameters. The column names are SESSION_DIMENSIONS, never the caller's."""
+    unknown = set(filters) - set(SESSION_DIMENSIONS)
+    if unknown:
+        raise ValueError(f"not session dimensions: {sorted(unknown)}")
+    columns = [column for column in SESSION_DIMENSIONS if column in filters]
+    prefix = f"{alias}." if alias else ""
+    return "".join(f" AND {prefix}{column} = %s" for column in columns), [filters[column] for column in columns]
+
+
+def _edge_events(filters: Filters) -> tuple[str, str, list[str]]:
+    """FROM and WHERE clauses of the raw events at the edges (alias `e`): joined to their
+    session only when filtered by its values."""
+    if not filters:
+        return f"{EVENT} e", "", []
+    condition, params = _matching(filters, alias="s")
+    return f"{EVENT} e JOIN {SESSION} s ON s.id = e.session_id", condition, params
 
 
 @dataclass(frozen=True)
@@ -201,20 +232,42 @@ class SessionRollup:
     referrers: list[RankedValue]
     languages: list[RankedValue]
     screen_sizes: list[ScreenSize]
+    dimensions: dict[str, list[RankedValue]]
 
 
-def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> SessionRollup:
-    """Totals, and sessions per referrer, language and screen size, for the range."""
-    hour_params, edges, edge_params = _split(project_id, time_range, column="e.occurred_at")
-    visits_params = [*hour_params, *hour_params, *edge_params]
+def _ranked_key(row: RankedValue) -> tuple:
+    # Most first; ties by value, a null value last (as Postgres sorts it).
+    return (-row.count, row.value is None, row.value or "")
+
+
+def session_rollup(
+    *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS, limit: int = TOP_N
+) -> SessionRollup:
+    """Totals, and sessions per referrer, language, screen size and session dimension, for
+    the range's sessions that match the filters."""
+    hour_params, edges, edge_params = _split(project_id, time_range)
+    matching, match_params = _matching(filters)
+    session_matching, _same = _matching(filters, alias="s")
+    visits_params = [
+        *hour_params,
+        *match_params,
+        *hour_params,
+        *match_params,
+        *edge_params,
+        *match_params,
+    ]
     sql = SESSION_ROLLUP_SQL.format(
-        visits=ROLLUP_VISITS_SQL.format(edges=edges),
+        visits=ROLLUP_VISITS_SQL.format(edges=edges, matching=matching, session_matching=session_matching),
+        set_names=" ".join(f"WHEN GROUPING({column}) = 0 THEN '{column}'" for column in RANKED_COLUMNS)
+        + " WHEN GROUPING(screen_width) = 0 THEN 'screen'",
+        set_values=" ".join(f"WHEN GROUPING({column}) = 0 THEN {column}" for column in RANKED_COLUMNS),
+        sets=", ".join(f"({column})" for column in RANKED_COLUMNS),
         no_int=NO_INT,
         no_text=NO_TEXT,
         no_counts=", ".join([NO_INT] * 4),
     )
     with _aggregate_cursor() as cursor:
-        cursor.execute(sql, [*visits_params, limit, limit, limit])
+        cursor.execute(sql, [*visits_params, limit])
         rows = cursor.fetchall()
     by_dimension: dict[str, list[tuple]] = {}
     for dimension, *values in rows:
@@ -229,14 +282,16 @@ def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int =
         sessions_with_page_view=int(viewed or 0),
         bounced_sessions=int(bounced or 0),
     )
-    # UNION ALL does not promise to keep each branch's order, so the few rows are re-sorted.
+    # UNION ALL does not promise to keep the ranking's order, so the few rows are re-sorted.
     ranked = {
-        dimension: sorted(
-            (RankedValue(value=label, count=int(count)) for label, _w, _h, count, *_rest in found),
-            key=lambda row: (-row.count, row.value),
+        column: sorted(
+            (
+                RankedValue(value=label, count=int(count))
+                for label, _w, _h, count, *_rest in by_dimension.get(column, [])
+            ),
+            key=_ranked_key,
         )
-        for dimension, found in by_dimension.items()
-        if dimension in ("referrer", "language")
+        for column in RANKED_COLUMNS
     }
     screen_sizes = sorted(
         (
@@ -253,9 +308,10 @@ def session_rollup(*, project_id: uuid.UUID, time_range: TimeRange, limit: int =
     )
     return SessionRollup(
         totals=totals,
-        referrers=ranked.get("referrer", []),
-        languages=ranked.get("language", []),
+        referrers=ranked["referrer"],
+        languages=ranked["language"],
         screen_sizes=screen_sizes,
+        dimensions={column: ranked[column] for column in SESSION_DIMENSIONS},
     )
 
 
@@ -267,16 +323,17 @@ ROLLUP_SERIES_SQL = f"""
 SELECT date_trunc(%s, moment, 'UTC') AS bucket, SUM(page_views), SUM(sessions)
 FROM (
     SELECT hour AS moment, SUM(page_views) AS page_views, COUNT(*) AS sessions
-    FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours
+    FROM {SESSION_HOUR}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours {{matching}}
     GROUP BY hour
     UNION ALL
     SELECT bucket, SUM(page_views), 1
     FROM (
         SELECT date_trunc(%s, hour, 'UTC') AS bucket, session_id, page_views
-        FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours
+        FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours {{matching}}
         UNION ALL
-        SELECT date_trunc(%s, occurred_at, 'UTC'), session_id, CASE WHEN type = '{PAGE_VIEW}' THEN 1 ELSE 0 END
-        FROM {EVENT} WHERE project_id = %s AND ({{edges}})
+        SELECT date_trunc(%s, e.occurred_at, 'UTC'), e.session_id, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END
+        FROM {{edge_events}} WHERE e.project_id = %s AND ({{edges}}) {{session_matching}}
     ) parts
     GROUP BY bucket, session_id
 ) counted
@@ -284,15 +341,20 @@ GROUP BY 1
 """
 
 
-def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: Interval) -> list[Bucket]:
+def traffic_series(
+    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, filters: Filters = NO_FILTERS
+) -> list[Bucket]:
     """Page views and active sessions per UTC hour or day; empty buckets are included."""
     hour_params, edges, edge_params = _split(project_id, time_range)
+    matching, match_params = _matching(filters)
+    edge_events, session_matching, session_params = _edge_events(filters)
     unit = str(interval)
+    sql = ROLLUP_SERIES_SQL.format(
+        edges=edges, matching=matching, edge_events=edge_events, session_matching=session_matching
+    )
+    params = [unit, *hour_params, *match_params, unit, *hour_params, *match_params, unit, *edge_params]
     with _aggregate_cursor() as cursor:
-        cursor.execute(
-            ROLLUP_SERIES_SQL.format(edges=edges),
-            [unit, *hour_params, unit, *hour_params, unit, *edge_params],
-        )
+        cursor.execute(sql, [*params, *session_params])
         found = {bucket: (int(views), int(sessions)) for bucket, views, sessions in cursor.fetchall()}
     return [
         Bucket(start=start, page_views=found.get(start, (0, 0))[0], sessions=found.get(start, (0, 0))[1])
@@ -301,16 +363,19 @@ def traffic_series(*, project_id: uuid.UUID, time_range: TimeRange, interval: In
 
 
 # Compacted and not yet compacted hourly counts for whole hours, raw events for the edges.
+# Unfiltered, the rows over all sessions; filtered, those per combination of the session
+# dimensions that match.
 ROLLUP_TOP_SQL = f"""
 SELECT value, SUM(count) AS n
 FROM (
     SELECT value, count FROM {HourlyCount._meta.db_table}
-    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions = %s {{matching}}
     UNION ALL
     SELECT value, count FROM {HourlyCountDelta._meta.db_table}
-    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions = %s {{matching}}
     UNION ALL
-    SELECT {{field}}, 1 FROM {EVENT} WHERE project_id = %s AND ({{edges}}) {{only_page_views}}
+    SELECT e.{{field}}, 1 FROM {{edge_events}}
+    WHERE e.project_id = %s AND ({{edges}}) {{only_page_views}} {{session_matching}}
 ) counted
 GROUP BY value
 ORDER BY n DESC, value
@@ -318,22 +383,39 @@ LIMIT %s
 """
 
 
-def _top(*, project_id: uuid.UUID, time_range: TimeRange, field: str, limit: int) -> list[RankedValue]:
+def _top(
+    *, project_id: uuid.UUID, time_range: TimeRange, field: str, filters: Filters, limit: int
+) -> list[RankedValue]:
     """Page views per path or events per type, the `limit` most frequent."""
     hour_params, edges, edge_params = _split(project_id, time_range)
-    only_page_views = f"AND type = '{PAGE_VIEW}'" if field == HourlyCount.Dimension.PATH else ""
-    sql = ROLLUP_TOP_SQL.format(field=field, edges=edges, only_page_views=only_page_views)
+    matching, match_params = _matching(filters)
+    edge_events, session_matching, session_params = _edge_events(filters)
+    only_page_views = f"AND e.type = '{PAGE_VIEW}'" if field == HourlyCount.Dimension.PATH else ""
+    sql = ROLLUP_TOP_SQL.format(
+        field=field,
+        edges=edges,
+        only_page_views=only_page_views,
+        matching=matching,
+        edge_events=edge_events,
+        session_matching=session_matching,
+    )
+    rows = [*hour_params, field, bool(filters), *match_params]
+    params = [*rows, *rows, *edge_params, *session_params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*hour_params, field, *hour_params, field, *edge_params, limit])
+        cursor.execute(sql, [*params, limit])
         return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]
 
 
-def top_paths(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
-    return _top(project_id=project_id, time_range=time_range, field="path", limit=limit)
+def top_paths(
+    *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS, limit: int = TOP_N
+) -> list[RankedValue]:
+    return _top(project_id=project_id, time_range=time_range, field="path", filters=filters, limit=limit)
 
 
-def top_event_types(*, project_id: uuid.UUID, time_range: TimeRange, limit: int = TOP_N) -> list[RankedValue]:
-    return _top(project_id=project_id, time_range=time_range, field="type", limit=limit)
+def top_event_types(
+    *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS, limit: int = TOP_N
+) -> list[RankedValue]:
+    return _top(project_id=project_id, time_range=time_range, field="type", filters=filters, limit=limit)
 
 
 def filtered_bot_requests(*, project_id: uuid.UUID, time_range: TimeRange) -> int:
@@ -344,15 +426,22 @@ def filtered_bot_requests(*, project_id: uuid.UUID, time_range: TimeRange) -> in
 
 
 def traffic_stats(
-    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
+    *,
+    project_id: uuid.UUID,
+    time_range: TimeRange,
+    interval: Interval,
+    filters: Filters = NO_FILTERS,
+    limit: int = TOP_N,
 ) -> TrafficStats:
-    """Everything the dashboard and GET /v1/projects/<id>/stats show, for one range."""
-    scope = {"project_id": project_id, "time_range": time_range}
+    """Everything the dashboard and GET /v1/projects/<id>/stats show, for one range and the
+    sessions that match the filters."""
+    scope = {"project_id": project_id, "time_range": time_range, "filters": filters}
     sessions = session_rollup(**scope, limit=limit)
     return TrafficStats(
         project_id=project_id,
         time_range=time_range,
         interval=interval,
+        filters=dict(filters),
         totals=sessions.totals,
         series=traffic_series(**scope, interval=interval),
         top_paths=top_paths(**scope, limit=limit),
@@ -360,5 +449,6 @@ def traffic_stats(
         top_event_types=top_event_types(**scope, limit=limit),
         languages=sessions.languages,
         screen_sizes=sessions.screen_sizes,
-        filtered_bots=filtered_bot_requests(**scope),
+        filtered_bots=filtered_bot_requests(project_id=project_id, time_range=time_range),
+        dimensions=sessions.dimensions,
     )

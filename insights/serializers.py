@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from analytics.serializers import Constant, ResponseShape, Timestamp
 from insights import heatmaps
+from insights.filters import PARAMETERS, as_parameters, max_length
 from insights.selectors import TOP_N
 from insights.time_ranges import Interval
 
@@ -59,6 +60,45 @@ class FilteredBotsSerializer(ResponseShape):
     requests = serializers.IntegerField(source="*", **COUNT)
 
 
+def _sessions_per(key: str, name: str) -> type[ResponseShape]:
+    """The shape of a list of sessions per value of a session dimension: {key, "sessions"}."""
+    return type(
+        f"{name}CountSerializer",
+        (ResponseShape,),
+        {
+            "__module__": __name__,
+            "__doc__": f"Sessions per {name.lower()}; a null {key}: not known.",
+            key: serializers.CharField(source="value", allow_null=True),
+            "sessions": serializers.IntegerField(source="count", **COUNT),
+        },
+    )
+
+
+BrowserCountSerializer = _sessions_per("browser", "Browser")
+OsCountSerializer = _sessions_per("os", "Os")
+DeviceCountSerializer = _sessions_per("device", "Device")
+CountryCountSerializer = _sessions_per("country", "Country")
+SourceCountSerializer = _sessions_per("source", "Source")
+ChannelCountSerializer = _sessions_per("channel", "Channel")
+CampaignCountSerializer = _sessions_per("utmCampaign", "Campaign")
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {
+            parameter: {"type": "string", "minLength": 1, "maxLength": max_length(column)}
+            for parameter, column in PARAMETERS.items()
+        },
+        "additionalProperties": False,
+        "description": "The filters applied, as given; {} when none.",
+    }
+)
+class FiltersField(serializers.Field):
+    def to_representation(self, filters: dict[str, str]) -> dict[str, str]:
+        return as_parameters(filters)
+
+
 class TrafficStatsSerializer(ResponseShape):
     """Totals, a time series and top lists for a range (definitions: insights/selectors.py)."""
 
@@ -74,10 +114,20 @@ class TrafficStatsSerializer(ResponseShape):
     topEventTypes = EventTypeCountSerializer(source="top_event_types", many=True, help_text=TOP)
     languages = LanguageCountSerializer(many=True, help_text=TOP)
     screenSizes = ScreenSizeCountSerializer(source="screen_sizes", many=True, help_text=TOP)
+    browsers = BrowserCountSerializer(source="dimensions.browser", many=True, help_text=TOP)
+    operatingSystems = OsCountSerializer(source="dimensions.os", many=True, help_text=TOP)
+    devices = DeviceCountSerializer(source="dimensions.device", many=True, help_text=TOP)
+    countries = CountryCountSerializer(source="dimensions.country", many=True, help_text=TOP)
+    sources = SourceCountSerializer(source="dimensions.source", many=True, help_text=TOP)
+    channels = ChannelCountSerializer(source="dimensions.channel", many=True, help_text=TOP)
+    utmCampaigns = CampaignCountSerializer(
+        source="dimensions.utm_campaign", many=True, help_text=f"{TOP} Sessions without a campaign are left out."
+    )
+    filters = FiltersField()
     filteredBots = FilteredBotsSerializer(
         source="filtered_bots",
         help_text="Public requests refused as bots (crawlers, headless browsers) in the UTC hours that begin in "
-        "the range; counted by arrival, nothing of them stored.",
+        "the range; counted by arrival, nothing of them stored, so the filters do not apply to it.",
     )
 
 

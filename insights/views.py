@@ -12,6 +12,7 @@ from analytics.errors import invalid_field
 from analytics.http import json_response
 from analytics.openapi import NO_NUL, admin_operation
 from insights import heatmaps, selectors
+from insights.filters import CHOICES, PARAMETERS, max_length, parse_filters
 from insights.heatmap_png import render_heatmap_png
 from insights.serializers import HeatmapSerializer, TrafficStatsSerializer
 from insights.time_ranges import Interval, parse_interval, parse_range
@@ -29,24 +30,49 @@ def choice(name: str, values: list[str]) -> OpenApiParameter:
     return OpenApiParameter(name, str, enum=[*values, ""], description=f"Default (also when empty): {values[0]}.")
 
 
+NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u001f\\u007f]*$"
 RANGE_ERRORS = (
     "400 `invalid_field` (a bad date or choice), `invalid_range` (`from` not before `to`), `range_too_large`."
+)
+
+
+def _filter_schema(column: str) -> dict:
+    if column in CHOICES:
+        return {"type": "string", "enum": [*CHOICES[column], ""]}
+    if column == "country":
+        return {"type": "string", "pattern": "^([A-Z]{2})?$"}
+    return {"type": "string", "maxLength": max_length(column), "pattern": NO_CONTROL_CHARACTERS}
+
+
+FILTER_PARAMETERS = tuple(
+    OpenApiParameter(
+        parameter, _filter_schema(column), description=f"Only sessions whose {parameter} is this (empty: no filter)."
+    )
+    for parameter, column in PARAMETERS.items()
 )
 
 
 class ProjectStatsView(AdminApiView):
     @admin_operation(
         operation_id="projectStats",
-        parameters=(*RANGE_PARAMETERS, choice("interval", ["hour", "day"])),
+        parameters=(*RANGE_PARAMETERS, choice("interval", ["hour", "day"]), *FILTER_PARAMETERS),
         success={200: OpenApiResponse(TrafficStatsSerializer, description="Totals, series and top lists.")},
         errors=(400, 404),
-        description=f"At most 31 days by hour, 366 by day. {RANGE_ERRORS}",
+        description=(
+            "At most 31 days by hour, 366 by day. Filters combine with AND and restrict every number "
+            f"to the matching sessions. {RANGE_ERRORS} A filter no session can match (a device or "
+            "channel that does not exist, a country not in two capitals, too long, given twice): "
+            "`invalid_field`."
+        ),
     )
     def get(self, request, project_id: str):
         project = get_project(project_id=project_id)
         interval = parse_interval(request.GET.get("interval"))
         time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=interval)
-        stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval)
+        filters = parse_filters(request.GET)
+        stats = selectors.traffic_stats(
+            project_id=project.id, time_range=time_range, interval=interval, filters=filters
+        )
         return json_response(TrafficStatsSerializer.render(stats))
 
 

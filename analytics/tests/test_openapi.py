@@ -272,6 +272,9 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
         body = get(f"/v1/projects/{project_id}/stats{query}", stats, **admin).json()
         assert body["totals"]["pageViews"] > 0 and body["totals"]["sessions"] > 0, body
         assert body["topPaths"] and body["topReferrers"] and body["screenSizes"], body
+    body = get(f"/v1/projects/{project_id}/stats?device=desktop&browser=Other", stats, **admin).json()
+    assert body["filters"] == {"browser": "Other", "device": "desktop"} and body["browsers"], body
+    get(f"/v1/projects/{project_id}/stats?device=phone", stats, **admin)
     get(f"/v1/projects/{project_id}/stats?interval=week", stats, **admin)
     get(f"/v1/projects/{project_id[:-1]}0/stats", stats, **admin)
     get(f"/v1/projects/{project_id}/stats", stats)

@@ -79,11 +79,23 @@ def ingest_events(
     *,
     referrer: str = "",
     anon_id: str = "a",
+    user_agent: str = "",
+    landing_url: str | None = None,
+    client_address: str = "",
 ) -> None:
     """One batch of (type, path, time) events through the ingest service, received at LATE_RECEIPT."""
+    session = {"sessionId": session_id, "anonId": anon_id, "referrer": referrer, "language": "en"}
+    if landing_url is not None:
+        session["landingUrl"] = landing_url
     payload = {
-        "session": {"sessionId": session_id, "anonId": anon_id, "referrer": referrer, "language": "en"},
+        "session": session,
         "events": [{"type": kind, "path": path, "ts": ms(when)} for kind, path, when in events],
         "movement": [],
     }
-    services.ingest_batch(project_id=project.id, payload=payload, received_at=LATE_RECEIPT)
+    services.ingest_batch(
+        project_id=project.id,
+        payload=payload,
+        received_at=LATE_RECEIPT,
+        user_agent=user_agent,
+        client_address=client_address,
+    )

@@ -47,7 +47,8 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
     recent = seed(tenant.project, age_days=10, count=3, name="recent")
     seed(other_tenant.project, age_days=95, count=2, name="other-old")
     counts = retention.sweep_retention(days=90)
-    # Per old session its hour, and that hour's count of page views and of path "".
+    # Per old session its hour, and that hour's count of page views and of path "", each over
+    # all sessions and for the session's dimensions.
     assert counts == {
         "partitions": 0,
         "events": 9,
@@ -56,7 +57,7 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
         "batchClaims": 2,
         "sessions": 2,
         "sessionHours": 2,
-        "hourlyCounts": 4,
+        "hourlyCounts": 8,
         "filteredBotHours": 2,
     }
     assert SessionHour.objects.count() == 1

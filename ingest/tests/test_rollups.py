@@ -8,14 +8,22 @@ import pytest
 from django.db import connection
 
 from ingest import services
-from ingest.models import HourlyCount, HourlyCountDelta, SessionHour
+from ingest.models import SESSION_DIMENSIONS, HourlyCount, HourlyCountDelta, SessionHour
 from ingest.tests.factories import LATE_RECEIPT, at, ingest_events, ms
 
 pytestmark = pytest.mark.django_db
 
 
-def session_hours(project) -> set[tuple]:
-    return set(SessionHour.objects.filter(project=project).values_list("hour", "session_id", "events", "page_views"))
+FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:131.0) Gecko/20100101 Firefox/131.0"
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
+)
+
+
+def session_hours(project, *columns: str) -> set[tuple]:
+    return set(
+        SessionHour.objects.filter(project=project).values_list("hour", "session_id", "events", "page_views", *columns)
+    )
 
 
 def test_it_counts_a_late_event_in_its_hour(tenant):
@@ -25,7 +33,9 @@ def test_it_counts_a_late_event_in_its_hour(tenant):
     [(hour_a, _, events_a, views_a), (hour_b, _, events_b, views_b)] = sorted(session_hours(project))
     assert (hour_a, events_a, views_a) == (at("2025-03-10 10:00"), 2, 2)
     assert (hour_b, events_b, views_b) == (at("2025-03-12 11:00"), 1, 0)
-    counts = HourlyCountDelta.objects.filter(project=project, hour=at("2025-03-10 10:00"), dimension="path")
+    counts = HourlyCountDelta.objects.filter(
+        project=project, hour=at("2025-03-10 10:00"), dimension="path", by_dimensions=False
+    )
     assert sorted(counts.values_list("value", "count")) == [("/", 1), ("/pricing", 1)]
 
 
@@ -61,7 +71,8 @@ def test_a_retried_batch_adds_nothing_to_the_rollups(tenant):
     for _ in range(2):
         services.ingest_batch(project_id=project.id, payload=payload, received_at=LATE_RECEIPT)
     assert session_hours(project) == {(at("2025-03-10 10:00"), SessionHour.objects.get().session_id, 1, 1)}
-    assert sum(HourlyCountDelta.objects.values_list("count", flat=True)) == 2  # the type and the path
+    # The type and the path, over all sessions and for the session's dimensions.
+    assert sum(HourlyCountDelta.objects.values_list("count", flat=True)) == 2 * 2
 
 
 def test_compaction_folds_the_batches_counts_into_one_row_each(tenant, other_tenant):
@@ -69,32 +80,79 @@ def test_compaction_folds_the_batches_counts_into_one_row_each(tenant, other_ten
     for n in range(3):
         ingest_events(project, f"s{n}", [("page_view", "/", "2025-03-10 10:30"), ("signup", "/", "2025-03-10 11:30")])
     ingest_events(other_tenant.project, "x", [("page_view", "/", "2025-03-10 10:30")])
-    assert HourlyCountDelta.objects.count() == 3 * 3 + 2
-    assert services.compact_hourly_counts() == 3 + 2
+    # Each count twice: over all sessions, and for the sessions' dimensions (all alike here).
+    assert HourlyCountDelta.objects.count() == 2 * (3 * 3 + 2)
+    assert services.compact_hourly_counts() == 2 * (3 + 2)
     assert not HourlyCountDelta.objects.exists()
-    assert sorted(HourlyCount.objects.filter(project=project).values_list("hour", "dimension", "value", "count")) == [
+    all_sessions = HourlyCount.objects.filter(project=project, by_dimensions=False)
+    assert sorted(all_sessions.values_list("hour", "dimension", "value", "count")) == [
         (at("2025-03-10 10:00"), "path", "/", 3),
         (at("2025-03-10 10:00"), "type", "page_view", 3),
         (at("2025-03-10 11:00"), "type", "signup", 3),
     ]
     # Later batches of a compacted hour land in the deltas again and are folded in next time.
     ingest_events(project, "late", [("page_view", "/", "2025-03-10 10:50")])
-    assert services.compact_hourly_counts() == 2
-    assert HourlyCount.objects.get(project=project, dimension="path").count == 4
+    assert services.compact_hourly_counts() == 2 * 2
+    assert HourlyCount.objects.get(project=project, dimension="path", by_dimensions=False).count == 4
+
+
+def test_the_rollups_carry_the_sessions_dimensions(tenant):
+    project = tenant.project
+    landing = "https://site.example/?utm_source=news&utm_medium=email&utm_campaign=spring"
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30")], user_agent=FIREFOX, landing_url=landing)
+    ingest_events(project, "s1", [("signup", "/", "2025-03-10 11:30")], user_agent=CHROME)
+    ingest_events(project, "s2", [("page_view", "/", "2025-03-10 10:40")], referrer="https://www.google.com/")
+    mail = ("Firefox", "Linux", "desktop", None, "news", "Email", "spring")
+    search = (None, None, None, None, "Google", "Organic Search", None)
+    # A session's first batch names its dimensions; the second's User-Agent changes nothing.
+    assert sorted(SessionHour.objects.values_list("session__session_id", "hour", *SESSION_DIMENSIONS)) == [
+        ("s1", at("2025-03-10 10:00"), *mail),
+        ("s1", at("2025-03-10 11:00"), *mail),
+        ("s2", at("2025-03-10 10:00"), "Other", "Other", "desktop", None, "Google", "Organic Search", None),
+    ]
+    services.compact_hourly_counts()
+    assert sorted(
+        HourlyCount.objects.filter(dimension="path", by_dimensions=True).values_list(
+            "hour", "value", "count", *SESSION_DIMENSIONS
+        ),
+        key=str,
+    ) == sorted(
+        [
+            (at("2025-03-10 10:00"), "/", 1, *mail),
+            (at("2025-03-10 10:00"), "/", 1, "Other", "Other", "desktop", *search[3:]),
+        ],
+        key=str,
+    )
+    over_all = HourlyCount.objects.filter(dimension="path", by_dimensions=False)
+    assert list(over_all.values_list("hour", "value", "count", *SESSION_DIMENSIONS)) == [
+        (at("2025-03-10 10:00"), "/", 2, *[None] * len(SESSION_DIMENSIONS))
+    ]
 
 
 def test_the_rebuild_from_raw_events_matches_what_ingest_wrote(tenant):
     project = tenant.project
-    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 23:50"), ("page_view", "/docs", "2025-03-11 00:10")])
-    ingest_events(project, "s2", [("cta_click", "/", "2025-03-11 00:20")])
-    written = session_hours(project)
+    ingest_events(
+        project,
+        "s1",
+        [("page_view", "/", "2025-03-10 23:50"), ("page_view", "/docs", "2025-03-11 00:10")],
+        user_agent=FIREFOX,
+    )
+    ingest_events(project, "s2", [("cta_click", "/", "2025-03-11 00:20")], referrer="https://t.co/")
+    written = session_hours(project, *SESSION_DIMENSIONS)
     marks = spans(project)
     services.compact_hourly_counts()
-    counts = set(HourlyCount.objects.values_list("hour", "dimension", "value", "count"))
+    counts = set(
+        HourlyCount.objects.values_list("hour", "dimension", "value", "count", "by_dimensions", *SESSION_DIMENSIONS)
+    )
     assert services.rebuild_rollups(start=at("2025-03-10 23:00"), end=at("2025-03-11 00:30")) == 2
-    assert session_hours(project) == written
+    assert session_hours(project, *SESSION_DIMENSIONS) == written
     assert spans(project) == marks == {"s1": [True, True], "s2": [False]}
-    assert set(HourlyCount.objects.values_list("hour", "dimension", "value", "count")) == counts
+    assert (
+        set(
+            HourlyCount.objects.values_list("hour", "dimension", "value", "count", "by_dimensions", *SESSION_DIMENSIONS)
+        )
+        == counts
+    )
 
 
 def test_a_batch_reads_a_handful_of_rollup_rows_however_many_the_project_has(tenant):

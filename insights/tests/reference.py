@@ -8,8 +8,8 @@ import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
-from ingest.models import Event, Session
-from insights.selectors import TOP_N, Bucket, RankedValue, ScreenSize, Totals, TrafficStats
+from ingest.models import SESSION_DIMENSIONS, Event, Session
+from insights.selectors import NO_FILTERS, TOP_N, Bucket, Filters, RankedValue, ScreenSize, Totals, TrafficStats
 from insights.time_ranges import Interval, TimeRange
 from projects.models import FilteredBotHour
 
@@ -32,24 +32,31 @@ def _buckets(time_range: TimeRange, interval: Interval) -> list[datetime]:
 
 def _ranked(counts: Counter, limit: int) -> list[RankedValue]:
     """Most frequent first; ties by value."""
-    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
     return [RankedValue(value=value, count=count) for value, count in rows[:limit]]
 
 
 def traffic_stats(
-    *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, limit: int = TOP_N
+    *,
+    project_id: uuid.UUID,
+    time_range: TimeRange,
+    interval: Interval,
+    filters: Filters = NO_FILTERS,
+    limit: int = TOP_N,
 ) -> TrafficStats:
-    events = list(
+    in_range = list(
         Event.objects.filter(
             project_id=project_id, occurred_at__gte=time_range.start, occurred_at__lt=time_range.end
         ).values("session_id", "type", "path", "occurred_at")
     )
     sessions = {
         row["id"]: row
-        for row in Session.objects.filter(id__in={event["session_id"] for event in events}).values(
-            "id", "anon_id", "referrer", "language", "screen_width", "screen_height"
+        for row in Session.objects.filter(id__in={event["session_id"] for event in in_range}).values(
+            "id", "anon_id", "referrer", "language", "screen_width", "screen_height", *SESSION_DIMENSIONS
         )
+        if all(row[column] == value for column, value in filters.items())
     }
+    events = [event for event in in_range if event["session_id"] in sessions]
 
     views_per_session: Counter = Counter()
     events_per_session: Counter = Counter()
@@ -98,4 +105,14 @@ def traffic_stats(
             for row in FilteredBotHour.objects.filter(project_id=project_id)
             if time_range.start <= row.hour < time_range.end
         ),
+        filters=dict(filters),
+        dimensions={
+            column: _ranked(
+                Counter(
+                    session[column] for session in active if column != "utm_campaign" or session[column] is not None
+                ),
+                limit,
+            )
+            for column in SESSION_DIMENSIONS
+        },
     )

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission, User
 from django.utils import timezone
 
 from ingest.tests.factories import at, make_event, make_sample, make_session
+from insights import selectors
 from insights.charts import series_chart
 from insights.heatmap_png import STOPS
 from insights.selectors import Bucket
@@ -191,3 +192,82 @@ def test_the_heatmap_legend_uses_the_image_colours(admin_client, tenant):
     page = admin_client.get(heatmap_url(tenant.project), {"path": "/"}).content.decode()
     assert f"linear-gradient(to right, rgb{STOPS[0]}" in page
     assert f"rgb{STOPS[-1]})" in page
+
+
+@pytest.fixture
+def enriched_traffic(recent_traffic):
+    """Today, next to recent_traffic's sessions (stored before enrichment): two from a mobile
+    Safari in Germany, one of them from a campaign, and a desktop Firefox from search."""
+    now = timezone.now().replace(tzinfo=None).isoformat()
+    mobile = {
+        "browser": "Safari",
+        "os": "iOS",
+        "device": "mobile",
+        "country": "DE",
+        "source": "news",
+        "channel": "Email",
+    }
+    for n, campaign in enumerate(["spring", None]):
+        session = make_session(recent_traffic.project, anon_id=f"m{n}", utm_campaign=campaign, **mobile)
+        make_event(session, now, path="/mobile")
+    desktop = make_session(
+        recent_traffic.project,
+        browser="Firefox",
+        os="Linux",
+        device="desktop",
+        source="Google",
+        channel="Organic Search",
+    )
+    make_event(desktop, now, path="/desktop")
+    return recent_traffic
+
+
+def test_the_dashboard_lists_sessions_per_dimension_and_links_each_value_to_its_filter(admin_client, enriched_traffic):
+    response = admin_client.get(dashboard_url(enriched_traffic.project) + "?range=today")
+    page = text(response)
+    assert "5 Sessions" in page
+    for row in ("Safari 2", "Firefox 1", "mobile 2", "DE 2", "Email 2", "Organic Search 1", "spring 1", "Linux 1"):
+        assert row in page, row
+    assert "(unknown) 2" in page  # the sessions stored before enrichment
+    html = response.content.decode()
+    assert 'href="?range=today&amp;browser=Safari"' in html
+    assert 'href="?range=today&amp;channel=Organic+Search"' in html
+    assert 'href="?range=today&amp;utmCampaign=spring"' in html
+    assert "Only sessions with" not in page
+
+
+def test_a_filtered_dashboard_shows_only_those_sessions_and_removable_chips(admin_client, enriched_traffic):
+    url = dashboard_url(enriched_traffic.project)
+    response = admin_client.get(url, {"range": "today", "device": "mobile", "utmCampaign": "spring"})
+    assert response.status_code == 200
+    stats = response.context["stats"]
+    assert (stats.totals.sessions, stats.totals.page_views) == (1, 1)
+    assert [(row.value, row.count) for row in stats.top_paths] == [("/mobile", 1)]
+    page = text(response)
+    assert "Only sessions with Device: mobile \u00d7 Campaign: spring \u00d7 Remove all" in page
+    html = response.content.decode()
+    # Each chip's link keeps the range and the other filter; the picker keeps both filters.
+    assert 'href="?range=today&amp;utmCampaign=spring" title="Remove this filter"' in html
+    assert 'href="?range=today&amp;device=mobile" title="Remove this filter"' in html
+    assert '<input type="hidden" name="device" value="mobile">' in html
+    # A value of a filtered dimension links nowhere; the others add their filter to these.
+    assert 'href="?range=today&amp;device=mobile&amp;utmCampaign=spring&amp;browser=Safari"' in html
+    assert "device=mobile&amp;utmCampaign=spring&amp;device=" not in html
+    # The page and the API count with the same selector.
+    api = selectors.traffic_stats(
+        project_id=enriched_traffic.project.id,
+        time_range=stats.time_range,
+        interval=stats.interval,
+        filters={"device": "mobile", "utm_campaign": "spring"},
+    )
+    assert api == stats
+
+
+def test_a_bad_filter_shows_an_error_and_every_session(admin_client, enriched_traffic):
+    response = admin_client.get(dashboard_url(enriched_traffic.project), {"range": "today", "device": "phone"})
+    assert response.status_code == 200
+    assert "device: &#x27;phone&#x27; is not one of: desktop, mobile, tablet. Showing every session instead." in (
+        response.content.decode()
+    )
+    assert response.context["stats"].totals.sessions == 5
+    assert response.context["stats"].filters == {}
