@@ -124,6 +124,8 @@ class MovementSample(models.Model):
             # A heatmap reads one page's samples of one kind. The path is hashed because a
             # long one would not fit in a B-tree entry.
             models.Index(F("project"), MD5("path"), F("kind"), F("occurred_at"), name="movement_page_kind_time"),
+            # An erasure or a hand-over finds a visitor's samples by session.
+            models.Index(fields=["session"], name="movement_session"),
         ]
 
     def __str__(self) -> str:
@@ -173,7 +175,9 @@ class HourlyCountBase(models.Model):
     hour = models.DateTimeField()
     dimension = models.CharField(max_length=4, choices=Dimension.choices)
     value = models.CharField(max_length=2048)
-    count = models.PositiveIntegerField()
+    # Signed: an erasure appends the negative of the counts it took out (see
+    # ingest/statements.py); only the sum of a key's rows means anything.
+    count = models.IntegerField()
 
     class Meta:
         abstract = True

@@ -32,6 +32,19 @@ def _epoch(microseconds: str) -> str:
     return f"'epoch'::timestamptz + {microseconds} * interval '1 microsecond'"
 
 
+def _hourly_counts(*, events: str, sign: str) -> str:
+    """The CTE appending per-hour counts by type and path of the events in `events` to the
+    deltas, with `sign` "-" to take them out again (an erasure): one definition of what an
+    event counts in, so that removing one undoes exactly what storing it did."""
+    return f"""hourly_counts AS (
+    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count)
+    SELECT project_id, hour, 'type', type, {sign}count(*) FROM {events} GROUP BY project_id, hour, type
+    UNION ALL
+    SELECT project_id, hour, 'path', path, {sign}count(*) FROM {events} WHERE type = 'page_view'
+    GROUP BY project_id, hour, path
+)"""
+
+
 # The rollups of the events in `new_events (project_id, session_pk, hour, type, path)`, whose
 # sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`:
 # - the session's row for each hour its events fall in, counts added to what is there;
@@ -63,13 +76,7 @@ session_hours AS (
         page_views = h.page_views + EXCLUDED.page_views,
         spans_hours = h.spans_hours OR EXCLUDED.spans_hours
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
-), hourly_counts AS (
-    INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count)
-    SELECT project_id, hour, 'type', type, count(*) FROM new_events GROUP BY project_id, hour, type
-    UNION ALL
-    SELECT project_id, hour, 'path', path, count(*) FROM new_events WHERE type = 'page_view'
-    GROUP BY project_id, hour, path
-)"""
+), {_hourly_counts(events="new_events", sign="")}"""
 
 # Sessions, events and movement samples of one project, in one statement: one round trip,
 # atomic without BEGIN/COMMIT. Items travel as JSON documents that Postgres expands into rows,
@@ -229,4 +236,54 @@ INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count)
 SELECT project_id, hour, dimension, value, sum(count)
 FROM (SELECT * FROM moved UNION ALL SELECT * FROM folded) AS counted
 GROUP BY project_id, hour, dimension, value
+-- An erasure's negative rows cancel what they took out: a key that sums to nothing goes.
+HAVING sum(count) <> 0
+"""
+
+# One visitor's sessions, locked in id order before anything else is touched: the ingest
+# statement takes a session's row first too (its upsert), so a batch of these sessions waits
+# here until the erasure commits (and then stores a new session), and one in flight is
+# waited for (and then erased with the rest). Other sessions' batches never wait.
+LOCK_VISITOR_SESSIONS_SQL = f"""
+SELECT id FROM {SESSIONS} WHERE project_id = %(project)s AND anon_id = %(anon_id)s ORDER BY id FOR UPDATE
+"""
+
+# Everything stored of the sessions `%(sessions)s` (locked above), found through indexes:
+# events and samples by session (probing each day partition's index), their event ids by
+# key, session-hour rows by key (the hours of the events and the session's first hour, the
+# only rows the ingest statement writes for it). The hourly counts are not deleted but
+# cancelled: the negative of the events' counts is appended to the deltas by the very CTE
+# that counted them, so compaction and readers never see the erasure half done, and no
+# shared counter row is locked. `rollup_sessions` carries every session column, as the
+# rollup CTEs may key counts on any of them.
+ERASE_SESSIONS_SQL = f"""
+WITH rollup_sessions AS (
+    SELECT * FROM {SESSIONS} WHERE project_id = %(project)s AND id = ANY(%(sessions)s)
+), erased_events AS (
+    DELETE FROM {EVENTS} WHERE project_id = %(project)s AND session_id = ANY(%(sessions)s)
+    RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path,
+              client_id
+), erased_keys AS (
+    DELETE FROM {EVENT_KEYS}
+    WHERE project_id = %(project)s AND client_id IN (SELECT client_id FROM erased_events WHERE client_id IS NOT NULL)
+    RETURNING 1
+), erased_samples AS (
+    DELETE FROM {SAMPLES} WHERE project_id = %(project)s AND session_id = ANY(%(sessions)s)
+    RETURNING 1
+), erased_hours AS (
+    DELETE FROM {SESSION_HOURS}
+    WHERE project_id = %(project)s AND (hour, session_id) IN (
+        SELECT hour, session_pk FROM erased_events
+        UNION
+        SELECT first_event_hour, id FROM rollup_sessions WHERE first_event_hour IS NOT NULL
+    )
+    RETURNING 1
+), {_hourly_counts(events="erased_events", sign="-")},
+erased_sessions AS (
+    DELETE FROM {SESSIONS} WHERE project_id = %(project)s AND id = ANY(%(sessions)s)
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM erased_sessions), (SELECT count(*) FROM erased_events),
+       (SELECT count(*) FROM erased_samples), (SELECT count(*) FROM erased_keys),
+       (SELECT count(*) FROM erased_hours)
 """

@@ -310,6 +310,8 @@ FROM (
     SELECT {{field}}, 1 FROM {EVENT} WHERE project_id = %s AND ({{edges}}) {{only_page_views}}
 ) counted
 GROUP BY value
+-- An erased visitor's counts are cancelled by negative rows: a value they leave at 0 is gone.
+HAVING SUM(count) > 0
 ORDER BY n DESC, value
 LIMIT %s
 """
