@@ -24,6 +24,12 @@ class ProjectSerializer(ResponseShape):
         child=serializers.CharField(), help_text="Allowed browser origins, scheme://host[:port], normalised."
     )
     createdAt = Timestamp(source="created_at")
+    retentionDays = serializers.IntegerField(
+        source="retention_days",
+        allow_null=True,
+        min_value=0,
+        help_text="Days its raw data is kept; null: RETENTION_DAYS; 0: kept forever.",
+    )
 
 
 class ProjectWithKeysSerializer(ProjectSerializer):

@@ -2,16 +2,44 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from analytics.api import AdminApiView, StrictCharField, validated_body
+from analytics.api import AdminApiView, StrictCharField, admin_key_actor, validated_body
 from analytics.http import json_response
 from analytics.openapi import admin_operation
 from projects import selectors, services
 from projects.serializers import NewKeySerializer, ProjectListSerializer, ProjectSerializer
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that refuses text, booleans and fractions instead of converting them."""
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def retention_days_field(**extra) -> StrictIntegerField:
+    return StrictIntegerField(
+        allow_null=True,
+        min_value=0,
+        max_value=services.RETENTION_DAYS_MAX,
+        help_text="Days its raw data is kept; null: RETENTION_DAYS; 0: kept forever.",
+        **extra,
+    )
+
+
 class ProjectInput(serializers.Serializer):
     name = StrictCharField(max_length=200, allow_blank=True)
     origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, default=list)
+    retentionDays = retention_days_field(default=None)
+
+
+class ProjectChangeInput(serializers.Serializer):
+    """Only the fields given change."""
+
+    name = StrictCharField(max_length=200, allow_blank=True, required=False)
+    origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, required=False)
+    retentionDays = retention_days_field(required=False)
 
 
 class KeyInput(serializers.Serializer):
@@ -34,8 +62,39 @@ class ProjectsView(AdminApiView):
     )
     def post(self, request):
         data = validated_body(request, ProjectInput)
-        project = services.create_project(name=data["name"], origins=data["origins"])
+        project = services.create_project(
+            name=data["name"], origins=data["origins"], retention_days=data["retentionDays"], actor=admin_key_actor()
+        )
         return json_response(ProjectSerializer.render(project), status=201)
+
+
+class ProjectView(AdminApiView):
+    @admin_operation(
+        operation_id="getProject",
+        success={200: OpenApiResponse(ProjectSerializer, description="The project.")},
+        errors=(404,),
+    )
+    def get(self, request, project_id: str):
+        return json_response(ProjectSerializer.render(selectors.get_project(project_id=project_id)))
+
+    @admin_operation(
+        operation_id="updateProject",
+        request=ProjectChangeInput,
+        success={200: OpenApiResponse(ProjectSerializer, description="The project as changed.")},
+        errors=(404,),
+        description="Changes the fields given; a retention change is written to the audit trail.",
+    )
+    def patch(self, request, project_id: str):
+        project = selectors.get_project(project_id=project_id)
+        data = validated_body(request, ProjectChangeInput)
+        project = services.update_project(
+            project=project,
+            name=data.get("name", project.name),
+            origins=data.get("origins", project.origins),
+            retention_days=data.get("retentionDays", services.UNCHANGED),
+            actor=admin_key_actor(),
+        )
+        return json_response(ProjectSerializer.render(project))
 
 
 class ProjectKeysView(AdminApiView):
