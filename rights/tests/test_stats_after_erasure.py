@@ -56,7 +56,7 @@ def test_every_stats_number_is_as_if_the_erased_visitors_never_came(tenant, othe
         response = admin_api.delete(f"/v1/projects/{project.id}/visitors/{anon_id}")
         assert response.status_code == 200 and response.json()["deleted"]["sessions"] >= 1
     assert not SessionHour.objects.filter(project=project, anon_id__in=erased).exists()
-    for round_ in range(2):
+    for _round in range(2):
         ranges = [
             TimeRange(start=start, end=end + timedelta(hours=1)),
             TimeRange(start=end - timedelta(days=1), end=end),
