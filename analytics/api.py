@@ -57,6 +57,15 @@ class StrictCharField(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class StrictIntegerField(serializers.IntegerField):
+    """An IntegerField that refuses text, booleans and fractions instead of converting them."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is not int:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def validated_body(request, serializer_class: type[serializers.Serializer]) -> dict[str, Any]:
     """The JSON body checked by an input serializer; errors become 400 invalid_field.
 

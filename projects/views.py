@@ -2,20 +2,11 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from analytics.api import AdminApiView, StrictCharField, admin_key_actor, validated_body
+from analytics.api import AdminApiView, StrictCharField, StrictIntegerField, admin_key_actor, validated_body
 from analytics.http import json_response
 from analytics.openapi import admin_operation
 from projects import selectors, services
 from projects.serializers import NewKeySerializer, ProjectListSerializer, ProjectSerializer
-
-
-class StrictIntegerField(serializers.IntegerField):
-    """An IntegerField that refuses text, booleans and fractions instead of converting them."""
-
-    def to_internal_value(self, data):
-        if type(data) is not int:
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def retention_days_field(**extra) -> StrictIntegerField:
