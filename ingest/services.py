@@ -228,6 +228,9 @@ def erase_visitor_data(*, project_id: uuid.UUID, anon_id: str) -> ErasedIngestDa
         session_ids = [row[0] for row in cursor.fetchall()]
         if not session_ids:
             return ErasedIngestData(sessions=0, events=0, movement=0, event_keys=0, session_hours=0)
+        # Probing every day partition adds up to a cost that sets off JIT compilation, which
+        # takes longer than the statement itself (0.3 s against a few ms on 5 million events).
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute(statements.ERASE_SESSIONS_SQL, {"project": project_id, "sessions": session_ids})
         sessions, events, movement, event_keys, session_hours = cursor.fetchone()
     logger.info("erased %d session(s), %d event(s) of a visitor of project %s", sessions, events, project_id)
