@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "ingest",
     "insights",
     "experiments",
+    # After ingest: its admin adds the data-rights actions to ingest's changelists.
+    "rights",
 ]
 
 MIDDLEWARE = [

@@ -36,6 +36,7 @@ urlpatterns = [
     path("v1/", include("ingest.urls")),
     path("v1/", include("insights.urls")),
     path("v1/", include("experiments.urls")),
+    path("v1/", include("rights.urls")),
     path("admin/", admin.site.urls),
 ]
 

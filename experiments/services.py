@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -136,7 +137,9 @@ def _record_conversion_if_exposed(*, project_id: uuid.UUID, experiment_id: uuid.
     sql = (
         f"INSERT INTO {Conversion._meta.db_table} (project_id, experiment_id, anon_id, goal, converted_at) "
         f"SELECT %s, %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM {Assignment._meta.db_table} "
-        "WHERE project_id = %s AND experiment_id = %s AND anon_id = %s) "
+        # KEY SHARE: an erasure deleting this exposure right now is waited for (and then the
+        # conversion is not recorded), rather than leaving a conversion of an erased visitor.
+        "WHERE project_id = %s AND experiment_id = %s AND anon_id = %s FOR KEY SHARE) "
         "ON CONFLICT DO NOTHING RETURNING id"
     )
     project = field("project").get_db_prep_value(project_id, connection)
@@ -145,6 +148,28 @@ def _record_conversion_if_exposed(*, project_id: uuid.UUID, experiment_id: uuid.
     with connection.cursor() as cursor:
         cursor.execute(sql, [project, experiment, anon_id, goal, now, project, experiment, anon_id])
         return cursor.fetchone() is not None
+
+
+@dataclass(frozen=True)
+class ErasedExperimentData:
+    assignments: int
+    conversions: int
+
+
+def erase_visitor_data(*, project_id: uuid.UUID, anon_id: str) -> ErasedExperimentData:
+    """Delete the anonId's exposures and conversions in every experiment of the project.
+
+    Found through the unique keys, one experiment at a time (a project has few). Runs in the
+    caller's transaction when there is one.
+    """
+    experiments = Experiment.objects.filter(project_id=project_id).values("id")
+    scope = {"project_id": project_id, "experiment_id__in": experiments, "anon_id": anon_id}
+    with transaction.atomic():
+        # Exposures first: a conversion being recorded holds its exposure (KEY SHARE) and is
+        # waited for, so none can slip in behind the conversions' delete.
+        assignments = Assignment.objects.filter(**scope).delete()[0]
+        conversions = Conversion.objects.filter(**scope).delete()[0]
+    return ErasedExperimentData(assignments=assignments, conversions=conversions)
 
 
 def convert(

@@ -53,7 +53,18 @@ def prepare(env: dict[str, str]) -> dict[str, object]:
     project_id = re.search(r"\(([0-9a-f-]{36})\)", manage(env, "createproject", "fuzz", "--origin", ORIGIN))[1]
     keys = [BROWSER_KEY.search(manage(env, "mintkey", project_id))[0] for _ in range(4)]
     manage(env, "createexperiment", project_id, "fuzz", "--variant", "control:50", "--variant", "b:50")
-    return {"projectId": project_id, "apiKey": keys[0], "spareKeys": keys[1:], "experimentKey": "fuzz"}
+    # Traffic, so that exports stream rows and hand-overs and erasures find visitors.
+    manage(env, "generate_traffic", project_id, "--days", "3", "--events", "500", "--seed", "1")
+    with psycopg.connect(env["DATABASE_URL"]) as connection:
+        anon_ids = [row[0] for row in connection.execute("SELECT DISTINCT anon_id FROM ingest_session LIMIT 5")]
+    return {
+        "projectId": project_id,
+        "apiKey": keys[0],
+        "spareKeys": keys[1:],
+        "experimentKey": "fuzz",
+        "origins": [ORIGIN],
+        "anonIds": anon_ids,
+    }
 
 
 def main() -> int:

@@ -151,6 +151,8 @@ class MovementSample(models.Model):
             # A heatmap reads one page's samples of one kind. The path is hashed because a
             # long one would not fit in a B-tree entry.
             models.Index(F("project"), MD5("path"), F("kind"), F("occurred_at"), name="movement_page_kind_time"),
+            # An erasure or a hand-over finds a visitor's samples by session.
+            models.Index(fields=["session"], name="movement_session"),
         ]
 
     def __str__(self) -> str:
@@ -225,7 +227,9 @@ class HourlyCountBase(SessionDimensions):
     hour = models.DateTimeField()
     dimension = models.CharField(max_length=4, choices=Dimension.choices)
     value = models.CharField(max_length=2048)
-    count = models.PositiveIntegerField()
+    # Signed: an erasure appends the negative of the counts it took out (see
+    # ingest/statements.py); only the sum of a key's rows means anything.
+    count = models.IntegerField()
     by_dimensions = models.BooleanField(default=False)
 
     class Meta(SessionDimensions.Meta):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import connection as default_connection
@@ -91,16 +92,22 @@ def ensure_partitions(
 
 
 def drop_partitions_before(
-    *, cutoff: datetime, dry_run: bool = False, connection: BaseDatabaseWrapper = default_connection
+    *,
+    cutoff: datetime,
+    dry_run: bool = False,
+    keep: Callable[[str, datetime], bool] | None = None,
+    connection: BaseDatabaseWrapper = default_connection,
 ) -> dict[str, list[str]]:
-    """Drop the day partitions that end at or before `cutoff`: milliseconds per day of data,
-    where deleting the same rows would take minutes and leave the table bloated."""
+    """Drop the day partitions that end at or before `cutoff`, except those `keep(name, end)`
+    holds on to: milliseconds per day of data, where deleting the same rows would take
+    minutes and leave the table bloated."""
     dropped: dict[str, list[str]] = {}
     for table in PARTITIONED_TABLES:
         expired = [
             name
             for day, name in sorted(day_partitions(table, connection).items())
             if _day_start(day + timedelta(days=1)) <= cutoff
+            and not (keep and keep(name, _day_start(day + timedelta(days=1))))
         ]
         if not dry_run:
             with connection.cursor() as cursor:

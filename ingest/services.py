@@ -252,6 +252,51 @@ def compact_hourly_counts() -> int:
     return written
 
 
+@dataclass(frozen=True)
+class ErasedIngestData:
+    """What erasing one visitor took out of the ingest tables (rollup rows included)."""
+
+    sessions: int
+    events: int
+    movement: int
+    event_keys: int
+    session_hours: int
+
+
+# The longest anonId the ingest checks let in; anything else (longer, or with a NUL, which
+# Postgres text cannot hold) was never stored, and is not looked up.
+ANON_ID_MAX = 128
+
+
+def is_storable_anon_id(anon_id: str) -> bool:
+    return 0 < len(anon_id) <= ANON_ID_MAX and "\x00" not in anon_id
+
+
+def erase_visitor_data(*, project_id: uuid.UUID, anon_id: str) -> ErasedIngestData:
+    """Delete every session of `anon_id` in the project with its events, event ids, movement
+    samples and session-hour rows, and take its events out of the hourly counts, atomically.
+
+    Runs in the caller's transaction when there is one (an erasure across apps commits once).
+    Batch claims stay: they hold a digest of a client-made batch id, which names no visitor.
+    """
+    if not is_storable_anon_id(anon_id):
+        return ErasedIngestData(sessions=0, events=0, movement=0, event_keys=0, session_hours=0)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statements.LOCK_VISITOR_SESSIONS_SQL, {"project": project_id, "anon_id": anon_id})
+        session_ids = [row[0] for row in cursor.fetchall()]
+        if not session_ids:
+            return ErasedIngestData(sessions=0, events=0, movement=0, event_keys=0, session_hours=0)
+        # Probing every day partition adds up to a cost that sets off JIT compilation, which
+        # takes longer than the statement itself (0.3 s against a few ms on 5 million events).
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(statements.ERASE_SESSIONS_SQL, {"project": project_id, "sessions": session_ids})
+        sessions, events, movement, event_keys, session_hours = cursor.fetchone()
+    logger.info("erased %d session(s), %d event(s) of a visitor of project %s", sessions, events, project_id)
+    return ErasedIngestData(
+        sessions=sessions, events=events, movement=movement, event_keys=event_keys, session_hours=session_hours
+    )
+
+
 def maintain_partitions() -> list[str]:
     """Create the day partitions of today and the days ahead that do not exist yet."""
     return partitions.ensure_partitions(start=timezone.now().date())

@@ -378,6 +378,8 @@ FROM (
     WHERE e.project_id = %s AND ({{edges}}) {{only_page_views}} {{session_matching}}
 ) counted
 GROUP BY value
+-- An erased visitor's counts are cancelled by negative rows: a value they leave at 0 is gone.
+HAVING SUM(count) > 0
 ORDER BY n DESC, value
 LIMIT %s
 """

@@ -6,7 +6,7 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from projects import services
-from projects.models import ApiKey, Project
+from projects.models import ApiKey, AuditEntry, Project
 from projects.origins import normalise_origins
 
 INSTALL_TAGS = '<script src="{script_url}"></script>\n<script>analytics.init({{ apiKey: {key} }});</script>'
@@ -22,7 +22,7 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "filter_bots"]
+        fields = ["name", "filter_bots", "retention_days"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -51,7 +51,7 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectForm
-    list_display = ["name", "id", "origin_list", "active_keys", "filter_bots", "created_at"]
+    list_display = ["name", "id", "origin_list", "active_keys", "filter_bots", "retention_days", "created_at"]
     search_fields = ["name", "=id", "=keys__key"]
     list_filter = ["created_at"]
     readonly_fields = ["id", "created_at"]
@@ -87,10 +87,15 @@ class ProjectAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Project, form, change: bool) -> None:
         name, origins = form.cleaned_data["name"], form.cleaned_data["origins_text"]
         filter_bots = form.cleaned_data["filter_bots"]
+        retention_days = form.cleaned_data["retention_days"]
+        actor = services.staff_actor(request.user)
+        settings = {"name": name, "origins": origins, "filter_bots": filter_bots, "retention_days": retention_days}
         if change:
-            services.update_project(project=obj, name=name, origins=origins, filter_bots=filter_bots)
+            # The form wrote its values into `obj`; the service compares with what is stored.
+            stored = Project.objects.get(pk=obj.pk)
+            services.update_project(project=stored, **settings, actor=actor)
         else:
-            created = services.create_project(name=name, origins=origins, filter_bots=filter_bots)
+            created = services.create_project(**settings, actor=actor)
             obj.pk, obj.created_at = created.pk, created.created_at
             obj._state.adding = False
 
@@ -99,6 +104,25 @@ class ProjectAdmin(admin.ModelAdmin):
         for project in queryset:
             api_key = services.mint_key(project=project, label="minted in admin")
             self.message_user(request, f"New key for {project.name}: {api_key.key}", messages.SUCCESS)
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """The trail is read, never written or edited by hand."""
+
+    list_display = ["at", "actor", "action", "project", "subject_digest", "details"]
+    list_filter = ["action", "project"]
+    search_fields = ["=subject_digest", "actor"]
+    list_select_related = ["project"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 def install_snippets(request, project: Project) -> list[tuple[ApiKey, str]]:

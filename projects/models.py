@@ -1,7 +1,11 @@
 import uuid
 
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
+
+# Ten years: longer is a typo, not a policy (and keeps the cutoff arithmetic in range).
+RETENTION_DAYS_MAX = 3650
 
 
 class Project(models.Model):
@@ -13,6 +17,12 @@ class Project(models.Model):
         help_text="Answer requests from crawlers, bots and headless browsers without storing them (counted per hour).",
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    retention_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(RETENTION_DAYS_MAX)],
+        help_text="Days this project's raw data is kept; empty: RETENTION_DAYS; 0: kept forever.",
+    )
 
     class Meta:
         ordering = ["created_at"]
@@ -53,3 +63,33 @@ class FilteredBotHour(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requests} bot request(s) at {self.hour:%Y-%m-%d %H}:00 UTC"
+
+
+class AuditEntry(models.Model):
+    """Who did what to a project's data or its retention, and how much it touched.
+
+    Never the data itself: an erased or handed-over visitor is named by `subject_digest`, a
+    digest keyed with SECRET_KEY, which tells whether a given anonId was the subject (to
+    answer "was my erasure done?") but cannot be turned back into one.
+    """
+
+    class Action(models.TextChoices):
+        ERASE_VISITOR = "erase_visitor"
+        HAND_OVER = "hand_over"
+        EXPORT = "export"
+        RETENTION_CHANGE = "retention_change"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=200, help_text='A staff user, "admin key <fingerprint>" or "command line".')
+    action = models.CharField(max_length=32, choices=Action.choices)
+    # No constraint: the trail outlives nothing it names, but must not stop a project's removal.
+    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    subject_digest = models.CharField(max_length=64, blank=True, default="")
+    details = models.JSONField(default=dict, blank=True, help_text="Counts, range, format, old and new values.")
+
+    class Meta:
+        ordering = ["-at"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor}: {self.action}"

@@ -27,6 +27,12 @@ class ProjectSerializer(ResponseShape):
     filterBots = serializers.BooleanField(
         source="filter_bots", help_text="Requests from crawlers, bots and headless browsers are counted, not stored."
     )
+    retentionDays = serializers.IntegerField(
+        source="retention_days",
+        allow_null=True,
+        min_value=0,
+        help_text="Days its raw data is kept; null: RETENTION_DAYS; 0: kept forever.",
+    )
 
 
 class ProjectWithKeysSerializer(ProjectSerializer):

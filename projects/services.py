@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -12,7 +15,7 @@ from django.utils import timezone
 
 from analytics.degraded import CACHE_ERRORS
 from analytics.errors import invalid_field, not_found
-from projects.models import ApiKey, FilteredBotHour, Project
+from projects.models import RETENTION_DAYS_MAX, ApiKey, AuditEntry, FilteredBotHour, Project
 from projects.origins import normalise_origins
 from projects.selectors import KEY_PREFIX, is_well_formed_key, key_cache_key
 
@@ -56,18 +59,84 @@ def _forget_cached(cache_keys: list[str]) -> None:
     transaction.on_commit(lambda: _drop_cached(cache_keys))
 
 
-def create_project(*, name: str, origins: list[str], filter_bots: bool = True) -> Project:
-    project = Project.objects.create(name=_clean_name(name), origins=_clean_origins(origins), filter_bots=filter_bots)
+def _clean_retention_days(days: int | None) -> int | None:
+    if days is not None and not 0 <= days <= RETENTION_DAYS_MAX:
+        raise invalid_field("retentionDays", f"must be null or a whole number of days from 0 to {RETENTION_DAYS_MAX}")
+    return days
+
+
+def subject_digest(*, project_id: uuid.UUID, anon_id: str) -> str:
+    """How the audit trail names a visitor: keyed with SECRET_KEY, so that the anonId cannot
+    be recovered from it (guessed ids can only be checked by whoever holds the key)."""
+    message = f"{project_id}\x1f{anon_id}".encode("utf-8", "surrogatepass")
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()[:32]
+
+
+def staff_actor(user: Any) -> str:
+    """How the audit trail names a staff user of the Django admin."""
+    return f"staff {user.get_username()}"
+
+
+def record_audit(
+    *, actor: str, action: AuditEntry.Action, project_id: uuid.UUID, subject: str = "", details: dict[str, Any]
+) -> AuditEntry:
+    """One line of the audit trail. `subject` is a `subject_digest`, never an anonId."""
+    entry = AuditEntry.objects.create(
+        actor=actor[:200], action=action, project_id=project_id, subject_digest=subject, details=details
+    )
+    logger.info("audit: %s by %s on project %s: %s", action, actor, project_id, details)
+    return entry
+
+
+def create_project(
+    *, name: str, origins: list[str], filter_bots: bool = True, retention_days: int | None = None, actor: str = ""
+) -> Project:
+    project = Project.objects.create(
+        name=_clean_name(name),
+        origins=_clean_origins(origins),
+        filter_bots=filter_bots,
+        retention_days=_clean_retention_days(retention_days),
+    )
     logger.info("created project %s", project.id)
+    if retention_days is not None:
+        _audit_retention(project=project, old=None, actor=actor)
     return project
 
 
-def update_project(*, project: Project, name: str, origins: list[str], filter_bots: bool) -> Project:
-    """Rename, re-scope or switch bot filtering; its keys' cached entries are dropped with it."""
+def _audit_retention(*, project: Project, old: int | None, actor: str) -> None:
+    record_audit(
+        actor=actor or "unknown",
+        action=AuditEntry.Action.RETENTION_CHANGE,
+        project_id=project.id,
+        details={"from": old, "to": project.retention_days},
+    )
+
+
+# For a change that leaves the retention as it is (None means RETENTION_DAYS).
+UNCHANGED: Any = object()
+
+
+def update_project(
+    *,
+    project: Project,
+    name: str,
+    origins: list[str],
+    filter_bots: bool,
+    retention_days: Any = UNCHANGED,
+    actor: str = "",
+) -> Project:
+    """Rename, re-scope, switch bot filtering or change the retention of a project; its keys'
+    cached entries are dropped with it, and a retention change goes to the audit trail."""
+    old_retention = project.retention_days
     project.name = _clean_name(name)
     project.origins = _clean_origins(origins)
     project.filter_bots = filter_bots
-    project.save(update_fields=["name", "origins", "filter_bots"])
+    if retention_days is not UNCHANGED:
+        project.retention_days = _clean_retention_days(retention_days)
+    with transaction.atomic():
+        project.save(update_fields=["name", "origins", "filter_bots", "retention_days"])
+        if project.retention_days != old_retention:
+            _audit_retention(project=project, old=old_retention, actor=actor)
     _forget_cached([key_cache_key(key) for key in project.keys.values_list("key", flat=True)])
     return project
 

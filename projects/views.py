@@ -2,7 +2,14 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
-from analytics.api import AdminApiView, StrictBooleanField, StrictCharField, validated_body
+from analytics.api import (
+    AdminApiView,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    admin_key_actor,
+    validated_body,
+)
 from analytics.http import json_response
 from analytics.openapi import admin_operation
 from projects import selectors, services
@@ -13,10 +20,21 @@ FILTER_BOTS_HELP = (
 )
 
 
+def retention_days_field(**extra) -> StrictIntegerField:
+    return StrictIntegerField(
+        allow_null=True,
+        min_value=0,
+        max_value=services.RETENTION_DAYS_MAX,
+        help_text="Days its raw data is kept; null: RETENTION_DAYS; 0: kept forever.",
+        **extra,
+    )
+
+
 class ProjectInput(serializers.Serializer):
     name = StrictCharField(max_length=200, allow_blank=True)
     origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, default=list)
     filterBots = StrictBooleanField(default=True, help_text=FILTER_BOTS_HELP)
+    retentionDays = retention_days_field(default=None)
 
 
 class ProjectChangeInput(serializers.Serializer):
@@ -25,6 +43,7 @@ class ProjectChangeInput(serializers.Serializer):
     name = StrictCharField(max_length=200, allow_blank=True, required=False)
     origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, required=False)
     filterBots = StrictBooleanField(required=False, help_text=FILTER_BOTS_HELP)
+    retentionDays = retention_days_field(required=False)
 
 
 class KeyInput(serializers.Serializer):
@@ -47,18 +66,33 @@ class ProjectsView(AdminApiView):
     )
     def post(self, request):
         data = validated_body(request, ProjectInput)
-        project = services.create_project(name=data["name"], origins=data["origins"], filter_bots=data["filterBots"])
+        project = services.create_project(
+            name=data["name"],
+            origins=data["origins"],
+            filter_bots=data["filterBots"],
+            retention_days=data["retentionDays"],
+            actor=admin_key_actor(),
+        )
         return json_response(ProjectSerializer.render(project), status=201)
 
 
 class ProjectView(AdminApiView):
     @admin_operation(
-        operation_id="changeProject",
-        request=ProjectChangeInput,
-        success={200: OpenApiResponse(ProjectSerializer, description="Changed.")},
+        operation_id="getProject",
+        success={200: OpenApiResponse(ProjectSerializer, description="The project.")},
         errors=(404,),
-        description="Rename, re-scope or switch bot filtering; fields left out keep their value. 400 on an empty "
-        "name or an origin that is not scheme://host[:port]; 404 unknown project.",
+    )
+    def get(self, request, project_id: str):
+        return json_response(ProjectSerializer.render(selectors.get_project(project_id=project_id)))
+
+    @admin_operation(
+        operation_id="updateProject",
+        request=ProjectChangeInput,
+        success={200: OpenApiResponse(ProjectSerializer, description="The project as changed.")},
+        errors=(404,),
+        description="Rename, re-scope, switch bot filtering or change the retention; fields left out keep their "
+        "value, and a retention change is written to the audit trail. 400 on an empty name or an origin that is not "
+        "scheme://host[:port]; 404 unknown project.",
     )
     def patch(self, request, project_id: str):
         project = selectors.get_project(project_id=project_id)
@@ -68,6 +102,8 @@ class ProjectView(AdminApiView):
             name=data.get("name", project.name),
             origins=data.get("origins", project.origins),
             filter_bots=data.get("filterBots", project.filter_bots),
+            retention_days=data.get("retentionDays", services.UNCHANGED),
+            actor=admin_key_actor(),
         )
         return json_response(ProjectSerializer.render(project))
 

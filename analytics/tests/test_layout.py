@@ -17,9 +17,11 @@ SKIPPED_DIRS = {".venv", "node_modules", "staticfiles", ".git"}
 
 # Package -> the packages it must never import.
 FORBIDDEN = {
-    "projects": {"ingest", "insights", "experiments"},
-    "ingest": {"insights", "experiments"},
-    "experiments": {"ingest", "insights"},
+    "projects": {"ingest", "insights", "experiments", "rights"},
+    "ingest": {"insights", "experiments", "rights"},
+    "experiments": {"ingest", "insights", "rights"},
+    # Data rights sit above the products: they call into them, never the reverse.
+    "insights": {"rights"},
 }
 # Nobody imports the benchmarks: they are a client of the product, never part of it.
 NOBODY_IMPORTS = {"bench"}
@@ -68,7 +70,7 @@ def python_files() -> list[Path]:
 
 def test_the_checkout_holds_every_app():
     packages = {package_of(path) for path in python_files()}
-    assert {"analytics", "projects", "ingest", "insights", "experiments", "bench"} <= packages
+    assert {"analytics", "projects", "ingest", "insights", "experiments", "rights", "bench"} <= packages
 
 
 def test_no_module_imports_across_a_forbidden_arrow():
@@ -91,6 +93,7 @@ def test_no_module_imports_across_a_forbidden_arrow():
         ("experiments", "import ingest", "ingest"),
         ("experiments", "importlib.import_module('insights.views')", "insights"),
         ("analytics", "from bench import run", "bench"),
+        ("ingest", "from rights.services import erase_visitor", "rights"),
         (None, "import bench.insights", "bench"),
     ],
 )
@@ -108,6 +111,8 @@ def test_the_check_catches_a_forbidden_import(importer, source, target):
         ("projects", "from . import services"),
         ("bench", "from insights import selectors"),
         ("analytics", "include('insights.urls')"),
+        ("rights", "from experiments.services import erase_visitor_data"),
+        ("rights", "from ingest.services import erase_visitor_data"),
     ],
 )
 def test_the_allowed_arrows_pass(importer, source):

@@ -17,7 +17,6 @@ CONTRACT = {
     ("get", "/v1/sdk.js"): {200, 304},
     ("post", "/v1/projects"): {201, 400, 401, 413, 503},
     ("get", "/v1/projects"): {200, 401, 503},
-    ("patch", "/v1/projects/{project_id}"): {200, 400, 401, 404, 413, 503},
     ("post", "/v1/projects/{project_id}/keys"): {201, 400, 401, 404, 413, 503},
     ("delete", "/v1/projects/{project_id}/keys/{key}"): {204, 401, 404, 503},
     ("post", "/v1/ingest"): {202, 400, 401, 403, 413, 429, 503},
@@ -27,6 +26,11 @@ CONTRACT = {
     ("get", "/v1/experiments/{key}/results"): {200, 400, 401, 404, 503},
     ("get", "/v1/projects/{project_id}/stats"): {200, 400, 401, 404, 503},
     ("get", "/v1/projects/{project_id}/heatmap"): {200, 400, 401, 404, 503},
+    ("get", "/v1/projects/{project_id}"): {200, 401, 404, 503},
+    ("patch", "/v1/projects/{project_id}"): {200, 400, 401, 404, 413, 503},
+    ("delete", "/v1/projects/{project_id}/visitors/{anon_id}"): {200, 401, 404, 503},
+    ("get", "/v1/projects/{project_id}/visitors/{anon_id}"): {200, 401, 404, 503},
+    ("get", "/v1/projects/{project_id}/export"): {200, 400, 401, 404, 503},
 }
 PUBLIC = {("post", "/v1/ingest"), ("post", "/v1/experiments/{key}/assign"), ("post", "/v1/experiments/{key}/convert")}
 
@@ -37,7 +41,8 @@ REQUIRED = {
     "IngestMovementSample": {"kind", "x", "y"},
     "IngestResult": {"accepted", "duplicates", "rejected", "rejectedCount"},
     "ProjectInput": {"name"},
-    "Project": {"id", "name", "origins", "createdAt", "filterBots"},
+    "Project": {"id", "name", "origins", "createdAt", "filterBots", "retentionDays"},
+    "Erasure": {"deleted"},
     "Key": {"key", "label", "createdAt", "revokedAt"},
     "NewKey": {"key", "label", "projectId", "createdAt"},
     "ExperimentInput": {"projectId", "key", "variants"},
@@ -180,17 +185,18 @@ class Recorder:
     def check(self, response, method: str, path: str) -> None:
         documented = operation(self.schema, method, path)["responses"]
         status = response.status_code
-        assert str(status) in documented, (method, path, status, response.content)
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert str(status) in documented, (method, path, status, body)
         content = documented[str(status)].get("content")
         if content is None:
-            assert response.content == b""
+            assert body == b""
         else:
             media_type = response["Content-Type"].split(";")[0]
             assert media_type in content, (method, path, status, media_type)
             if media_type == "application/json":
                 body_schema = content[media_type]["schema"]
                 validator = Draft202012Validator({"components": self.schema["components"], **body_schema})
-                errors = [error.message for error in validator.iter_errors(json.loads(response.content))]
+                errors = [error.message for error in validator.iter_errors(json.loads(body))]
                 assert not errors, (method, path, status, errors)
         self.checked.add((method, path, status))
 
@@ -285,6 +291,22 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     get(f"/v1/projects/{project_id}/heatmap", heatmap, **admin)
     get(f"/v1/projects/{project_id[:-1]}0/heatmap?path=/", heatmap, **admin)
     get(f"/v1/projects/{project_id}/heatmap?path=/", heatmap)
+
+    one = "/v1/projects/{project_id}"
+    get(f"/v1/projects/{project_id}", one, **admin)
+    get(f"/v1/projects/{project_id[:-1]}0", one, **admin)
+    for change in ({"retentionDays": 30}, {"retentionDays": -1}):
+        response = client.patch(f"/v1/projects/{project_id}", json.dumps(change), "application/json", **admin)
+        recorder.check(response, "patch", one)
+    visitor, export = "/v1/projects/{project_id}/visitors/{anon_id}", "/v1/projects/{project_id}/export"
+    anon_id = make_batch(key)["session"]["anonId"]
+    get(f"/v1/projects/{project_id}/visitors/{anon_id}", visitor, **admin)
+    get(f"/v1/projects/{project_id}/export", export, **admin)
+    get(f"/v1/projects/{project_id}/export?format=csv&kind=movement", export, **admin)
+    get(f"/v1/projects/{project_id}/export?kind=nope", export, **admin)
+    get(f"/v1/projects/{project_id[:-1]}0/export", export, **admin)
+    for target in (project_id, project_id[:-1] + "0"):
+        recorder.check(client.delete(f"/v1/projects/{target}/visitors/{anon_id}", **admin), "delete", visitor)
 
     revoke = "/v1/projects/{project_id}/keys/{key}"
     recorder.check(client.delete(f"/v1/projects/{project_id}/keys/{key}", **admin), "delete", revoke)

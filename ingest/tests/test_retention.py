@@ -127,3 +127,64 @@ def test_the_beat_schedule_runs_the_sweep_task():
     entry = settings.CELERY_BEAT_SCHEDULE["sweep-retention"]
     assert entry["task"] == tasks.sweep_retention.name
     assert entry["schedule"] == float(settings.RETENTION_SWEEP_INTERVAL_S)
+
+
+def _days(project, days: int | None) -> None:
+    project.retention_days = days
+    project.save(update_fields=["retention_days"])
+
+
+def test_a_project_keeps_its_data_for_its_own_retention(tenant, other_tenant):
+    _days(tenant.project, 10)
+    seed(tenant.project, age_days=20, count=3, name="short-old")
+    kept = seed(tenant.project, age_days=5, count=1, name="short-recent")
+    other = seed(other_tenant.project, age_days=20, count=2, name="default-recent")
+    counts = retention.sweep_retention(days=90)
+    assert (counts["events"], counts["sessions"], counts["eventKeys"], counts["batchClaims"]) == (3, 1, 3, 1)
+    assert set(Session.objects.values_list("pk", flat=True)) == {kept.pk, other.pk}
+    assert Event.objects.filter(project=tenant.project).count() == 1
+    assert MovementSample.objects.filter(project=other_tenant.project).count() == 2
+    assert set(SessionHour.objects.values_list("session_id", flat=True)) == {kept.pk, other.pk}
+
+
+def test_zero_days_keeps_a_projects_data_forever_and_null_follows_the_global_setting(tenant, other_tenant):
+    _days(tenant.project, 0)
+    forever = seed(tenant.project, age_days=400, count=2, name="forever")
+    seed(other_tenant.project, age_days=400, count=2, name="expired")
+    counts = retention.sweep_retention(days=90)
+    assert counts["events"] == 2
+    assert list(Session.objects.values_list("pk", flat=True)) == [forever.pk]
+
+
+def test_a_project_expires_its_data_even_when_the_global_retention_is_off(tenant, other_tenant):
+    _days(other_tenant.project, 30)
+    kept = seed(tenant.project, age_days=400, count=2, name="kept")
+    seed(other_tenant.project, age_days=40, count=3, name="expired")
+    assert retention.sweep_retention(days=0)["events"] == 3
+    assert list(Session.objects.values_list("pk", flat=True)) == [kept.pk]
+    _days(other_tenant.project, None)
+    assert retention.sweep_retention(days=0) == {}
+
+
+def test_a_day_partition_stays_while_a_project_with_rows_in_it_keeps_them(tenant, other_tenant):
+    from ingest import partitions
+
+    today = timezone.now().date()
+    old_day = today - timedelta(days=40)
+    partitions.ensure_partitions(start=old_day, days=1)
+    _days(tenant.project, 60)
+    moment = timezone.now() - timedelta(days=40)
+    keeps = seed(tenant.project, age_days=40, count=2, name="keeps")
+    seed(other_tenant.project, age_days=40, count=3, name="goes")
+    counts = retention.sweep_retention(days=30)
+    assert counts["partitions"] == 0
+    assert counts["events"] == 3  # the other project's rows, deleted in batches
+    assert old_day in partitions.day_partitions("ingest_event")
+    assert list(Session.objects.values_list("pk", flat=True)) == [keeps.pk]
+    assert Event.objects.filter(occurred_at__date=moment.date()).count() == 2
+    # Once that project's rows are gone too, the day goes whole.
+    _days(tenant.project, 35)
+    counts = retention.sweep_retention(days=30)
+    assert (counts["partitions"], counts["events"]) == (2, 0)
+    assert old_day not in partitions.day_partitions("ingest_event")
+    assert not Session.objects.exists()
