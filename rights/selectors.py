@@ -10,7 +10,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import BooleanField, Model, QuerySet
+from django.db.models.expressions import RawSQL
 
 from analytics.http import iso
 from experiments.models import Assignment, Conversion
@@ -94,6 +95,16 @@ def export_rows(*, project_id: uuid.UUID, kind: ExportKind, time_range: TimeRang
     return stream(range_queryset(project_id=project_id, kind=kind, time_range=time_range), TABLES[kind])
 
 
+def _of_sessions(model: type[Model], *, project_id: uuid.UUID, session_ids: list[int]) -> QuerySet:
+    """Rows of these sessions, found through the session index of each day partition. The
+    project is checked as IS NOT DISTINCT FROM, which no index serves: given `=`, the planner
+    reads every entry of the project through its (project, time) index instead (0.4 s rather
+    than 3 ms per table on 5 million events), as for the erasure (ingest/statements.py)."""
+    table = model._meta.db_table
+    same_project = RawSQL(f'"{table}".project_id IS NOT DISTINCT FROM %s', [project_id], output_field=BooleanField())
+    return model.objects.filter(same_project, session_id__in=session_ids).order_by("occurred_at")
+
+
 def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str, Any]]:
     """Everything held on one visitor, each record tagged with its `kind`: sessions, then
     their events and samples (found by session), then experiment exposures and conversions."""
@@ -105,12 +116,12 @@ def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str
         ("session", sessions.order_by("id"), TABLES[ExportKind.SESSIONS]),
         (
             "event",
-            Event.objects.filter(project_id=project_id, session_id__in=session_ids).order_by("occurred_at"),
+            _of_sessions(Event, project_id=project_id, session_ids=session_ids),
             TABLES[ExportKind.EVENTS],
         ),
         (
             "movement",
-            MovementSample.objects.filter(project_id=project_id, session_id__in=session_ids).order_by("occurred_at"),
+            _of_sessions(MovementSample, project_id=project_id, session_ids=session_ids),
             TABLES[ExportKind.MOVEMENT],
         ),
     ):
