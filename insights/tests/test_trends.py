@@ -144,7 +144,7 @@ def test_the_previous_line_is_aligned_by_place_and_scales_the_axis():
     current = [Bucket(start=start, page_views=1, sessions=1) for start in days[:3]]
     previous = [
         Bucket(start=start - timedelta(days=4), page_views=views, sessions=0)
-        for start, views in zip(days, [8, 0, 4, 9])
+        for start, views in zip(days, [8, 0, 4, 9], strict=True)
     ]
     chart = series_chart(current, day, previous=previous)
     # Only as many previous buckets as this period has; the highest of them sets the axis (8).
