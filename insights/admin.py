@@ -83,32 +83,21 @@ CARDS = (
 def insights_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
     """URLs to put in front of ProjectAdmin's own; each wrapped by admin_view (staff login)."""
     wrap = model_admin.admin_site.admin_view
+    # Below a project's address: the route, the view, and the name after "projects_project_".
+    pages = [
+        ("", dashboard_view, "insights"),
+        ("heatmap/", heatmap_view, "heatmap"),
+        ("heatmap.png", heatmap_image_view, "heatmap_png"),
+        ("realtime/", realtime_view, "realtime"),
+        ("csv/<slug:list_name>/", csv_view, "csv"),
+    ]
     return [
         path(
-            "<path:object_id>/insights/",
-            wrap(partial(dashboard_view, model_admin=model_admin)),
-            name="projects_project_insights",
-        ),
-        path(
-            "<path:object_id>/insights/heatmap/",
-            wrap(partial(heatmap_view, model_admin=model_admin)),
-            name="projects_project_heatmap",
-        ),
-        path(
-            "<path:object_id>/insights/heatmap.png",
-            wrap(partial(heatmap_image_view, model_admin=model_admin)),
-            name="projects_project_heatmap_png",
-        ),
-        path(
-            "<path:object_id>/insights/realtime/",
-            wrap(partial(realtime_view, model_admin=model_admin)),
-            name="projects_project_realtime",
-        ),
-        path(
-            "<path:object_id>/insights/csv/<slug:list_name>/",
-            wrap(partial(csv_view, model_admin=model_admin)),
-            name="projects_project_csv",
-        ),
+            f"<path:object_id>/insights/{route}",
+            wrap(partial(view, model_admin=model_admin)),
+            name=f"projects_project_{name}",
+        )
+        for route, view, name in pages
     ]
 
 
