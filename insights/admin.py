@@ -9,24 +9,29 @@ GET /v1/projects/<id>/stats always agree.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.utils.text import slugify
 
 from analytics.errors import ApiError
+from analytics.http import json_response
 from insights import heatmaps, selectors
 from insights.charts import series_chart
 from insights.filters import COLUMN_PARAMETERS, as_parameters, parse_filters
 from insights.heatmap_png import STOPS, render_heatmap_png
+from insights.serializers import RealtimeSerializer
 from insights.time_ranges import Interval, TimeRange, parse_interval, parse_range
 from projects.admin import ProjectAdmin
 from projects.models import Project
@@ -37,37 +42,62 @@ CUSTOM = "custom"
 DEFAULT_PRESET = "7d"
 # Ranges up to this long are charted per hour unless the viewer picks an interval.
 HOURLY_UP_TO = timedelta(days=2)
-# The lists of sessions per session dimension, by column: title, and the name of a filter chip.
+# The lists of sessions per session dimension, by column: title, the name of a filter chip,
+# and the list's name in its CSV address.
 DIMENSION_LISTS = {
-    "channel": ("Channels", "Channel"),
-    "source": ("Sources", "Source"),
-    "utm_campaign": ("Campaigns", "Campaign"),
-    "country": ("Countries", "Country"),
-    "device": ("Devices", "Device"),
-    "browser": ("Browsers", "Browser"),
-    "os": ("Operating systems", "OS"),
+    "channel": ("Channels", "Channel", "channels"),
+    "source": ("Sources", "Source", "sources"),
+    "utm_campaign": ("Campaigns", "Campaign", "campaigns"),
+    "country": ("Countries", "Country", "countries"),
+    "device": ("Devices", "Device", "devices"),
+    "browser": ("Browsers", "Browser", "browsers"),
+    "os": ("Operating systems", "OS", "operating-systems"),
 }
+# The other lists a CSV can hold, by name in its address: their first column's heading.
+SESSION_LISTS = {"referrers": "referrer", "languages": "language"}
+COUNTED_LISTS = {"paths": ("path", "page_views"), "event-types": ("type", "events")}
+CSV_LISTS = (
+    "paths",
+    "event-types",
+    *SESSION_LISTS,
+    "screen-sizes",
+    *(slug for _t, _c, slug in DIMENSION_LISTS.values()),
+)
+# A CSV holds the whole list, not the page's top ten; this bounds the file.
+CSV_ROWS = 10_000
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+COMPARE_PREVIOUS = "previous"
+NO_VALUE = "\u2013"  # an en dash, where there is no number
+# The totals shown as cards: attribute of Totals, label, and how its value reads.
+CARDS = (
+    ("page_views", "Page views", "count"),
+    ("sessions", "Sessions", "count"),
+    ("visitors", "Unique visitors", "count"),
+    ("events", "Events (all types)", "count"),
+    ("events_per_session", "Events per session", "ratio"),
+    ("bounce_rate", "Bounce rate", "percent"),
+)
 
 
 def insights_urls(model_admin: admin.ModelAdmin) -> list[URLPattern]:
     """URLs to put in front of ProjectAdmin's own; each wrapped by admin_view (staff login)."""
     wrap = model_admin.admin_site.admin_view
+    # Below a project's address: the route, the view, and the name after "projects_project_".
+    pages = [
+        ("", dashboard_view, "insights"),
+        ("heatmap/", heatmap_view, "heatmap"),
+        ("heatmap.png", heatmap_image_view, "heatmap_png"),
+        ("realtime/", realtime_view, "realtime"),
+        ("csv/<slug:list_name>/", csv_view, "csv"),
+    ]
     return [
         path(
-            "<path:object_id>/insights/",
-            wrap(partial(dashboard_view, model_admin=model_admin)),
-            name="projects_project_insights",
-        ),
-        path(
-            "<path:object_id>/insights/heatmap/",
-            wrap(partial(heatmap_view, model_admin=model_admin)),
-            name="projects_project_heatmap",
-        ),
-        path(
-            "<path:object_id>/insights/heatmap.png",
-            wrap(partial(heatmap_image_view, model_admin=model_admin)),
-            name="projects_project_heatmap_png",
-        ),
+            f"<path:object_id>/insights/{route}",
+            wrap(partial(view, model_admin=model_admin)),
+            name=f"projects_project_{name}",
+        )
+        for route, view, name in pages
     ]
 
 
@@ -150,13 +180,14 @@ def _chosen_filters(request: HttpRequest) -> tuple[dict[str, str], str | None]:
 
 
 def _dimension_lists(
-    stats: selectors.TrafficStats, filters: dict[str, str], page_query: dict[str, str]
+    stats: selectors.TrafficStats, filters: dict[str, str], page_query: dict[str, str], csv_urls: dict[str, str]
 ) -> list[dict[str, Any]]:
     """The lists of sessions per session dimension, each row linking to the page filtered by
     it as well (a null value, not known, cannot be filtered by)."""
     return [
         {
             "title": title,
+            "csv_url": csv_urls[slug.replace("-", "_")],
             "rows": [
                 {
                     "value": row.value,
@@ -168,7 +199,7 @@ def _dimension_lists(
                 for row in stats.dimensions[column]
             ],
         }
-        for column, (title, _chip) in DIMENSION_LISTS.items()
+        for column, (title, _chip, slug) in DIMENSION_LISTS.items()
     ]
 
 
@@ -184,14 +215,69 @@ def _chips(filters: dict[str, str], page_query: dict[str, str]) -> list[dict[str
     ]
 
 
+def _shown(value: float | None, kind: str) -> str:
+    if value is None:
+        return NO_VALUE
+    if kind == "ratio":
+        return f"{value:.2f}"
+    if kind == "percent":
+        return f"{round(value * 100)} %"
+    return f"{value:,}"
+
+
+def _trend(change: float | None) -> str:
+    if change is None:
+        return NO_VALUE
+    percent = round(change * 100)
+    return f"{'▲' if percent > 0 else '▼' if percent < 0 else '='} {abs(percent)} %"
+
+
+def _cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
+    """Each total with its change against the previous period, and that period's value."""
+    previous = stats.previous_totals
+    change = stats.change
+    since = stats.time_range.previous
+    period = f"{since.start:%Y-%m-%d %H:%M} to {since.end:%Y-%m-%d %H:%M} UTC"
+    return [
+        {
+            "label": label,
+            "value": _shown(getattr(stats.totals, name), kind),
+            "trend": _trend(getattr(change, name)),
+            "title": f"Previous period ({period}): {_shown(getattr(previous, name), kind)}",
+        }
+        for name, label, kind in CARDS
+    ]
+
+
+def _csv_urls(project: Project, page_query: dict[str, str]) -> dict[str, str]:
+    """Each list's CSV address, by its name with underscores (as a template can look it up)."""
+    query = f"?{urlencode(page_query)}" if page_query else ""
+    return {
+        name.replace("-", "_"): f"{reverse('admin:projects_project_csv', args=[project.pk, name])}{query}"
+        for name in CSV_LISTS
+    }
+
+
 def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
     project = _viewable_project(request, object_id, model_admin)
     picker, time_range, interval, error = _chosen_range(request)
     filters, filter_error = _chosen_filters(request)
     stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval, filters=filters)
+    compare = request.GET.get("compare") == COMPARE_PREVIOUS
+    previous_series = (
+        selectors.traffic_series(
+            project_id=project.id, time_range=time_range.previous, interval=interval, filters=filters
+        )
+        if compare
+        else None
+    )
     range_query = _range_query(picker)
     filter_query = as_parameters(filters)
-    page_query = {**range_query, **filter_query}
+    compare_query = {"compare": COMPARE_PREVIOUS} if compare else {}
+    page_query = {**range_query, **filter_query, **compare_query}
+    toggled = {} if compare else {"compare": COMPARE_PREVIOUS}
+    csv_urls = _csv_urls(project, {**range_query, **filter_query})
+    realtime = selectors.cached_realtime_traffic(project_id=project.id, now=timezone.now())
     heatmap_url = reverse("admin:projects_project_heatmap", args=[project.pk])
     paths = [
         {
@@ -212,13 +298,20 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         error=error,
         filter_error=filter_error,
         stats=stats,
-        chart=series_chart(stats.series, interval),
+        cards=_cards(stats),
+        chart=series_chart(stats.series, interval, previous=previous_series),
+        compare=compare,
+        compare_url=f"?{urlencode({**range_query, **filter_query, **toggled})}",
         paths=paths,
         range_query=range_query,
-        filter_query=filter_query,
+        filter_query={**filter_query, **compare_query},
         chips=_chips(filters, page_query),
-        clear_filters_url=f"?{urlencode(range_query)}",
-        dimension_lists=_dimension_lists(stats, filters, page_query),
+        clear_filters_url=f"?{urlencode({**range_query, **compare_query})}",
+        dimension_lists=_dimension_lists(stats, filters, page_query, csv_urls),
+        csv_urls=csv_urls,
+        realtime=realtime,
+        realtime_peak=max((bucket.page_views for bucket in realtime.per_minute), default=0),
+        realtime_url=reverse("admin:projects_project_realtime", args=[project.pk]),
     )
     return TemplateResponse(request, "admin/insights/dashboard.html", context)
 
@@ -271,6 +364,63 @@ def heatmap_image_view(request: HttpRequest, object_id: str, *, model_admin: adm
     return HttpResponse(render_heatmap_png(heatmap), content_type="image/png")
 
 
+def realtime_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """The dashboard's realtime box polls this (same origin, the staff session's cookie)."""
+    project = _viewable_project(request, object_id, model_admin)
+    realtime = selectors.cached_realtime_traffic(project_id=project.id, now=timezone.now())
+    return json_response(RealtimeSerializer.render(realtime))
+
+
+def _cell(value: object) -> str:
+    """A CSV cell that a spreadsheet shows as text: one that would start a formula is quoted."""
+    text = "" if value is None else str(value)
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def _csv_table(
+    list_name: str, *, project_id: Any, time_range: TimeRange, filters: dict[str, str]
+) -> tuple[list[str], list[list[object]]]:
+    """The heading and rows of one of the dashboard's lists, whole, from the same selectors."""
+    scope = {"project_id": project_id, "time_range": time_range, "filters": filters, "limit": CSV_ROWS}
+    if list_name in COUNTED_LISTS:
+        top = selectors.top_paths if list_name == "paths" else selectors.top_event_types
+        return list(COUNTED_LISTS[list_name]), [[row.value, row.count] for row in top(**scope)]
+    sessions = selectors.session_rollup(**scope)
+    if list_name == "screen-sizes":
+        return ["width", "height", "sessions"], [[row.width, row.height, row.sessions] for row in sessions.screen_sizes]
+    if list_name in SESSION_LISTS:
+        rows = sessions.referrers if list_name == "referrers" else sessions.languages
+        return [SESSION_LISTS[list_name], "sessions"], [[row.value, row.count] for row in rows]
+    column = next(column for column, (_t, _c, slug) in DIMENSION_LISTS.items() if slug == list_name)
+    return [COLUMN_PARAMETERS[column], "sessions"], [[row.value, row.count] for row in sessions.dimensions[column]]
+
+
+def csv_view(request: HttpRequest, object_id: str, list_name: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
+    """One list of the dashboard as CSV, for the range and filters of the page that links it.
+    A bad range or filter is refused rather than replaced, as the page would: a file does not
+    show which numbers it holds."""
+    project = _viewable_project(request, object_id, model_admin)
+    if list_name not in CSV_LISTS:
+        raise Http404(f"No list named {list_name!r}.")
+    _picker, time_range, _interval, error = _chosen_range(request)
+    try:
+        filters = parse_filters(request.GET)
+    except ApiError as exc:
+        error = exc.message
+    if error:
+        return HttpResponseBadRequest(error, content_type="text/plain; charset=utf-8")
+    heading, rows = _csv_table(list_name, project_id=project.id, time_range=time_range, filters=filters)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(heading)
+    writer.writerows([_cell(value) for value in row] for row in rows)
+    last_day = (time_range.end - timedelta(microseconds=1)).date()
+    name = f"{slugify(project.name) or 'project'}-{list_name}-{time_range.start.date()}-to-{last_day}.csv"
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
 class ProjectWithTrafficAdmin(ProjectAdmin):
     list_display = [*ProjectAdmin.list_display, "traffic"]
     readonly_fields = [*ProjectAdmin.readonly_fields, "traffic"]
@@ -289,3 +439,5 @@ class ProjectWithTrafficAdmin(ProjectAdmin):
 # Importing ProjectAdmin above registered it; the extended admin takes its place.
 admin.site.unregister(Project)
 admin.site.register(Project, ProjectWithTrafficAdmin)
+# The admin's index lists the dashboards above the apps (insights/templatetags/insights_links.py).
+admin.site.index_template = "admin/insights/index.html"

@@ -1,6 +1,8 @@
 """Geometry of the dashboard's time-series chart; the template draws it as inline SVG.
 
-Page views are bars and sessions a line, on one shared y axis.
+Page views are bars and sessions a line, on one shared y axis; with a comparison, the page
+views of the previous period are a lighter line, its buckets aligned with this period's by
+their place (the first with the first).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class SeriesChart:
     plot_bottom: int
     bars: list[Bar]
     session_points: str
+    previous_points: str
     y_ticks: list[Tick]
     x_ticks: list[Tick]
 
@@ -44,9 +47,11 @@ def _label(bucket: Bucket, interval: Interval) -> str:
     return bucket.start.strftime("%d %b %H:00" if interval is Interval.HOUR else "%a %d %b")
 
 
-def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
+def series_chart(series: list[Bucket], interval: Interval, *, previous: list[Bucket] | None = None) -> SeriesChart:
     bottom = HEIGHT - BOTTOM
-    peak = max((max(b.page_views, b.sessions) for b in series), default=0)
+    # A previous bucket beyond this period's last one has no place on the chart.
+    earlier = (previous or [])[: len(series)]
+    peak = max((max(b.page_views, b.sessions) for b in [*series, *earlier]), default=0)
     # Four whole-numbered steps up the y axis.
     axis = value_axis(low=0, high=peak, steps=Y_STEPS, top=TOP, bottom=bottom, min_step=1)
     slots = Slots(left=LEFT, width=WIDTH - LEFT - RIGHT, count=len(series))
@@ -56,7 +61,12 @@ def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
             y=axis.y(bucket.page_views),
             width=round(slots.slot * 0.8, 1),
             height=round(bottom - axis.y(bucket.page_views), 1),
-            title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, {bucket.sessions} sessions",
+            title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, {bucket.sessions} sessions"
+            + (
+                f" (previous period, {_label(earlier[index], interval)}: {earlier[index].page_views} page views)"
+                if index < len(earlier)
+                else ""
+            ),
         )
         for index, bucket in enumerate(series)
     ]
@@ -68,6 +78,9 @@ def series_chart(series: list[Bucket], interval: Interval) -> SeriesChart:
         plot_bottom=bottom,
         bars=bars,
         session_points=points((slots.centre(index), axis.y(bucket.sessions)) for index, bucket in enumerate(series)),
+        previous_points=points(
+            (slots.centre(index), axis.y(bucket.page_views)) for index, bucket in enumerate(earlier)
+        ),
         y_ticks=axis.ticks(lambda value: f"{round(value):,}"),
         x_ticks=[
             Tick(position=slots.centre(index), label=_label(series[index], interval))

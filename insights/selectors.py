@@ -21,12 +21,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime, timedelta
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.backends.utils import CursorWrapper
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncMinute
 
 from ingest.models import SESSION_DIMENSIONS, Event, HourlyCount, HourlyCountDelta, Session, SessionHour
 from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
@@ -54,6 +56,38 @@ class Totals:
         if not self.sessions_with_page_view:
             return None
         return self.bounced_sessions / self.sessions_with_page_view
+
+
+def relative_change(current: float | None, previous: float | None) -> float | None:
+    """(current - previous) / previous; None where that is not a number (previous 0 or
+    unknown, or current unknown)."""
+    if current is None or not previous:
+        return None
+    return (current - previous) / previous
+
+
+@dataclass(frozen=True)
+class TotalsChange:
+    """The relative change of each total, counted (Totals' fields) or derived (its
+    properties), against the previous period (0.25: a quarter more)."""
+
+    page_views: float | None
+    events: float | None
+    sessions: float | None
+    visitors: float | None
+    events_per_session: float | None
+    sessions_with_page_view: float | None
+    bounced_sessions: float | None
+    bounce_rate: float | None
+
+    @classmethod
+    def between(cls, current: Totals, previous: Totals) -> TotalsChange:
+        return cls(
+            **{
+                item.name: relative_change(getattr(current, item.name), getattr(previous, item.name))
+                for item in fields(cls)
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +142,15 @@ class TrafficStats:
     # dimension, by column (SESSION_DIMENSIONS).
     filters: dict[str, str]
     dimensions: dict[str, list[RankedValue]]
+    # The totals of the range just before (time_range.previous), same filters: the trends.
+    # Left out of comparisons, which are about this range's numbers.
+    previous_totals: Totals | None = field(default=None, compare=False)
+
+    @property
+    def change(self) -> TotalsChange | None:
+        if self.previous_totals is None:
+            return None
+        return TotalsChange.between(self.totals, self.previous_totals)
 
 
 # Totals and the per-session breakdowns come from one statement: the range's events are
@@ -453,4 +496,61 @@ def traffic_stats(
         screen_sizes=sessions.screen_sizes,
         filtered_bots=filtered_bot_requests(project_id=project_id, time_range=time_range),
         dimensions=sessions.dimensions,
+        previous_totals=session_rollup(
+            project_id=project_id, time_range=time_range.previous, filters=filters, limit=0
+        ).totals,
     )
+
+
+REALTIME_MINUTES = 30
+REALTIME_VISITOR_WINDOW = timedelta(minutes=5)
+REALTIME_CACHE_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Realtime:
+    """Visitors of the last 5 minutes and page views per minute of the last 30 (UTC), the
+    last minute being the current one, still running."""
+
+    project_id: uuid.UUID
+    at: datetime
+    visitors: int
+    per_minute: list[Bucket]
+
+
+def realtime_traffic(*, project_id: uuid.UUID, now: datetime) -> Realtime:
+    """Read from the raw events of the last 30 minutes (through the (project, occurred_at)
+    index): the rollups' hours are too coarse. Page views per minute are in `Bucket.page_views`;
+    `Bucket.sessions` are the sessions with an event in that minute."""
+    end = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    starts = [end - timedelta(minutes=REALTIME_MINUTES - index) for index in range(REALTIME_MINUTES)]
+    recent = Event.objects.filter(project_id=project_id, occurred_at__gte=starts[0], occurred_at__lt=end)
+    counted = {
+        row["minute"]: row
+        for row in recent.annotate(minute=TruncMinute("occurred_at", tzinfo=UTC))
+        .values("minute")
+        .annotate(views=Count("id", filter=Q(type=PAGE_VIEW)), sessions=Count("session_id", distinct=True))
+    }
+    visitors = recent.filter(occurred_at__gte=now - REALTIME_VISITOR_WINDOW).aggregate(
+        visitors=Count("session__anon_id", distinct=True)
+    )["visitors"]
+    per_minute = [
+        Bucket(
+            start=start,
+            page_views=counted.get(start, {}).get("views", 0),
+            sessions=counted.get(start, {}).get("sessions", 0),
+        )
+        for start in starts
+    ]
+    return Realtime(project_id=project_id, at=now, visitors=visitors, per_minute=per_minute)
+
+
+def cached_realtime_traffic(*, project_id: uuid.UUID, now: datetime) -> Realtime:
+    """realtime_traffic, kept for a few seconds per project: every open dashboard polls it,
+    and many staff watching one project then cost one query every few seconds."""
+    key = f"insights:realtime:{project_id}"
+    found = cache.get(key)
+    if found is None:
+        found = realtime_traffic(project_id=project_id, now=now)
+        cache.set(key, found, timeout=REALTIME_CACHE_SECONDS)
+    return found

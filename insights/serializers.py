@@ -24,6 +24,28 @@ class TotalsSerializer(ResponseShape):
     bounceRate = serializers.FloatField(source="bounce_rate", allow_null=True, min_value=0, max_value=1)
 
 
+CHANGE = "Relative change against the previous period; null when the previous value is 0 or null."
+
+
+def _change(source: str | None = None, note: str = "") -> serializers.FloatField:
+    return serializers.FloatField(
+        allow_null=True, help_text=f"{CHANGE}{note}", **({"source": source} if source else {})
+    )
+
+
+class TotalsChangeSerializer(ResponseShape):
+    """(this period - previous period) / previous period, per total: 0.25 is a quarter more."""
+
+    pageViews = _change("page_views")
+    events = _change()
+    sessions = _change()
+    visitors = _change()
+    eventsPerSession = _change("events_per_session")
+    sessionsWithPageView = _change("sessions_with_page_view")
+    bouncedSessions = _change("bounced_sessions")
+    bounceRate = _change("bounce_rate", " The rate's own relative change, not a difference of percentage points.")
+
+
 class BucketSerializer(ResponseShape):
     start = Timestamp()
     pageViews = serializers.IntegerField(source="page_views", **COUNT)
@@ -108,6 +130,12 @@ class TrafficStatsSerializer(ResponseShape):
     timeZone = Constant("UTC")
     interval = serializers.ChoiceField(choices=[str(choice) for choice in Interval])
     totals = TotalsSerializer()
+    previousFrom = Timestamp(source="time_range.previous.start", help_text="The previous period: as long, just before.")
+    previousTo = Timestamp(source="time_range.previous.end")
+    previousTotals = TotalsSerializer(
+        source="previous_totals", help_text="The totals of the previous period, with the same filters."
+    )
+    change = TotalsChangeSerializer()
     series = BucketSerializer(many=True)
     topPaths = PathCountSerializer(source="top_paths", many=True, help_text=TOP)
     topReferrers = ReferrerCountSerializer(source="top_referrers", many=True, help_text=TOP)
@@ -129,6 +157,15 @@ class TrafficStatsSerializer(ResponseShape):
         help_text="Public requests refused as bots (crawlers, headless browsers) in the UTC hours that begin in "
         "the range; counted by arrival, nothing of them stored, so the filters do not apply to it.",
     )
+
+
+class RealtimeSerializer(ResponseShape):
+    """The dashboard's realtime box (an admin page's JSON, not part of the /v1 API)."""
+
+    projectId = serializers.UUIDField(source="project_id")
+    at = Timestamp()
+    visitors = serializers.IntegerField(**COUNT)
+    perMinute = BucketSerializer(source="per_minute", many=True)
 
 
 class ScrollStepSerializer(ResponseShape):

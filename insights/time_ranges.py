@@ -41,6 +41,14 @@ class TimeRange:
     def duration(self) -> timedelta:
         return self.end - self.start
 
+    @property
+    def previous(self) -> TimeRange:
+        """The range of the same length just before this one (the trends' comparison);
+        clamped at the first instant a datetime can hold."""
+        earliest = datetime.min.replace(tzinfo=UTC)
+        start = earliest if self.start - earliest < self.duration else self.start - self.duration
+        return TimeRange(start=start, end=self.start)
+
 
 def _parse_moment(field: str, raw: str, *, end_of_day: bool) -> datetime:
     raw = raw.strip()
