@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
@@ -143,8 +143,7 @@ class TrafficStats:
     filters: dict[str, str]
     dimensions: dict[str, list[RankedValue]]
     # The totals of the range just before (time_range.previous), same filters: the trends.
-    # Left out of comparisons, which are about this range's numbers.
-    previous_totals: Totals | None = field(default=None, compare=False)
+    previous_totals: Totals | None = None
 
     @property
     def change(self) -> TotalsChange | None:

@@ -43,6 +43,7 @@ def traffic_stats(
     interval: Interval,
     filters: Filters = NO_FILTERS,
     limit: int = TOP_N,
+    with_previous: bool = True,
 ) -> TrafficStats:
     in_range = list(
         Event.objects.filter(
@@ -115,4 +116,14 @@ def traffic_stats(
             )
             for column in SESSION_DIMENSIONS
         },
+        previous_totals=traffic_stats(
+            project_id=project_id,
+            time_range=time_range.previous,
+            interval=interval,
+            filters=filters,
+            limit=limit,
+            with_previous=False,
+        ).totals
+        if with_previous
+        else None,
     )
