@@ -71,6 +71,7 @@ def main() -> None:
         queries = {
             "traffic_stats (all)": partial(selectors.traffic_stats, **filtered, interval=interval),
             "session_rollup": partial(selectors.session_rollup, **filtered),
+            "session_totals": partial(selectors.session_totals, **filtered),
             "traffic_series": partial(selectors.traffic_series, **filtered, interval=interval),
             "top_paths": partial(selectors.top_paths, **filtered),
             "top_event_types": partial(selectors.top_event_types, **filtered),

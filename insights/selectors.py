@@ -186,6 +186,13 @@ UNION ALL
 SELECT 'visitors', {no_text}, {no_int}, {no_int}, COUNT(*), {no_counts}
 FROM (SELECT anon_id FROM visits GROUP BY anon_id) visitors
 """
+SESSION_TOTALS_SQL = """
+WITH visits AS NOT MATERIALIZED ({visits})
+SELECT COUNT(*), SUM(event_count), SUM(view_count), SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END),
+       (SELECT COUNT(*) FROM (SELECT anon_id FROM visits GROUP BY anon_id) visitors)
+FROM visits
+"""
 # The breakdowns of one column each, by column; screens are grouped by width and height.
 RANKED_COLUMNS = ("referrer", "language", *SESSION_DIMENSIONS)
 # Typed NULLs: a bare NULL inside a derived table becomes text on Postgres, and UNION ALL
@@ -282,24 +289,40 @@ def _ranked_key(row: RankedValue) -> tuple:
     return (-row.count, row.value is None, row.value or "")
 
 
+def _visits(*, project_id: uuid.UUID, time_range: TimeRange, filters: Filters) -> tuple[str, list]:
+    """ROLLUP_VISITS_SQL for the range and filters, and its parameters."""
+    hour_params, edges, edge_params = _split(project_id, time_range)
+    matching, match_params = _matching(filters)
+    session_matching, _same = _matching(filters, alias="s")
+    sql = ROLLUP_VISITS_SQL.format(edges=edges, matching=matching, session_matching=session_matching)
+    return sql, [*hour_params, *match_params, *hour_params, *match_params, *edge_params, *match_params]
+
+
+def session_totals(*, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS) -> Totals:
+    """The totals of `session_rollup` alone, without its breakdowns: what the trends need of
+    the previous period, at a fraction of the cost."""
+    visits, visits_params = _visits(project_id=project_id, time_range=time_range, filters=filters)
+    with _aggregate_cursor() as cursor:
+        cursor.execute(SESSION_TOTALS_SQL.format(visits=visits), visits_params)
+        sessions, events, views, viewed, bounced, visitors = cursor.fetchone()
+    return Totals(
+        page_views=int(views or 0),
+        events=int(events or 0),
+        sessions=int(sessions),
+        visitors=int(visitors),
+        sessions_with_page_view=int(viewed or 0),
+        bounced_sessions=int(bounced or 0),
+    )
+
+
 def session_rollup(
     *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS, limit: int = TOP_N
 ) -> SessionRollup:
     """Totals, and sessions per referrer, language, screen size and session dimension, for
     the range's sessions that match the filters."""
-    hour_params, edges, edge_params = _split(project_id, time_range)
-    matching, match_params = _matching(filters)
-    session_matching, _same = _matching(filters, alias="s")
-    visits_params = [
-        *hour_params,
-        *match_params,
-        *hour_params,
-        *match_params,
-        *edge_params,
-        *match_params,
-    ]
+    visits, visits_params = _visits(project_id=project_id, time_range=time_range, filters=filters)
     sql = SESSION_ROLLUP_SQL.format(
-        visits=ROLLUP_VISITS_SQL.format(edges=edges, matching=matching, session_matching=session_matching),
+        visits=visits,
         set_names=" ".join(f"WHEN GROUPING({column}) = 0 THEN '{column}'" for column in RANKED_COLUMNS)
         + " WHEN GROUPING(screen_width) = 0 THEN 'screen'",
         set_values=" ".join(f"WHEN GROUPING({column}) = 0 THEN {column}" for column in RANKED_COLUMNS),
@@ -495,9 +518,7 @@ def traffic_stats(
         screen_sizes=sessions.screen_sizes,
         filtered_bots=filtered_bot_requests(project_id=project_id, time_range=time_range),
         dimensions=sessions.dimensions,
-        previous_totals=session_rollup(
-            project_id=project_id, time_range=time_range.previous, filters=filters, limit=0
-        ).totals,
+        previous_totals=session_totals(project_id=project_id, time_range=time_range.previous, filters=filters),
     )
 
 
