@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 from django.db.models import Count, Q
 from django.urls import reverse
 
+from analytics.admin_pages import ReadOnlyPermissions
 from projects import services
 from projects.models import ApiKey, AuditEntry, Project
 from projects.origins import normalise_origins
@@ -107,22 +108,13 @@ class ProjectAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     """The trail is read, never written or edited by hand."""
 
     list_display = ["at", "actor", "action", "project", "subject_digest", "details"]
     list_filter = ["action", "project"]
     search_fields = ["=subject_digest", "actor"]
     list_select_related = ["project"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 def install_snippets(request, project: Project) -> list[tuple[ApiKey, str]]:
