@@ -26,7 +26,7 @@ from django.utils.http import urlencode
 from django.utils.text import slugify
 
 from analytics.errors import ApiError
-from analytics.http import json_response
+from analytics.http import iso, json_response
 from insights import heatmaps, selectors
 from insights.charts import series_chart
 from insights.filters import COLUMN_PARAMETERS, as_parameters, parse_filters
@@ -302,6 +302,7 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         chart=series_chart(stats.series, interval, previous=previous_series),
         compare=compare,
         compare_url=f"?{urlencode({**range_query, **filter_query, **toggled})}",
+        export_query=urlencode({"from": iso(time_range.start), "to": iso(time_range.end)}),
         paths=paths,
         range_query=range_query,
         filter_query={**filter_query, **compare_query},

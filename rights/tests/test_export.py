@@ -155,3 +155,25 @@ def test_the_admin_erases_the_visitors_of_the_selected_sessions(visitors, other_
     assert not Session.objects.filter(project=visitors.project, anon_id="alice").exists()
     assert Session.objects.filter(project=other_tenant.project, anon_id="alice").exists()
     assert AuditEntry.objects.get().actor == "staff boss"
+
+
+def test_the_dashboard_exports_its_range_as_csv_for_staff_only(visitors, staff, client):
+    url = f"/admin/projects/project/{visitors.project.id}/export/events/?from=2025-03-10&to=2025-03-10"
+    dashboard = staff.get(f"/admin/projects/project/{visitors.project.id}/insights/")
+    assert f"/admin/projects/project/{visitors.project.id}/export/events/?from=" in dashboard.content.decode()
+    rows = list(csv.DictReader(io.StringIO(body(staff.get(url)).decode())))
+    assert sorted((row["sessionId"], row["occurredAt"]) for row in rows) == [
+        ("a1", "2025-03-10T10:10:00Z"),
+        ("a1", "2025-03-10T11:20:00Z"),
+        ("a1", "2025-03-10T11:30:00Z"),
+        ("b1", "2025-03-10T10:15:00Z"),
+        ("b1", "2025-03-10T11:40:00Z"),
+    ]
+    entry = AuditEntry.objects.get(project=visitors.project, action=AuditEntry.Action.EXPORT)
+    assert entry.actor == "staff boss" and entry.details["via"] == "admin"
+    assert staff.get(url.replace("from=2025-03-10", "from=yesterday")).status_code == 400
+    assert staff.get(url.replace("/events/", "/secrets/")).status_code == 404
+    assert AuditEntry.objects.count() == 1
+    client.logout()
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
