@@ -152,8 +152,7 @@ class ResponseSink:
 
     def sendall(self, data: bytes) -> None:
         if data:
-            self.conn.out.append(memoryview(bytes(data)))
-            self.conn.out_bytes += len(data)
+            self.worker.queue(self.conn, bytes(data))
             if self.conn.out_bytes > OUTPUT_HIGH_WATER:
                 self.worker.drain(self.conn)
 
@@ -168,18 +167,6 @@ class ResponseSink:
         data = file.read(count) if count else file.read()
         self.sendall(data)
         return len(data)
-
-    def setblocking(self, flag: bool) -> None:
-        """The loop owns the socket's mode."""
-
-    def shutdown(self, how: int) -> None:
-        self.conn.closing = True
-
-    def close(self) -> None:
-        self.conn.closing = True
-
-    def fileno(self) -> int:
-        return self.conn.sock.fileno()
 
 
 class BufferingWorker(base.Worker):
