@@ -22,6 +22,7 @@ from ingest import partitions, statements
 from ingest.enrichment import Enrichment, enrich
 from ingest.hours import ceil_hour, floor_hour
 from ingest.payload import (
+    ID_MAX,
     USER_AGENT_MAX,
     Batch,
     EventInput,
@@ -263,13 +264,10 @@ class ErasedIngestData:
     session_hours: int
 
 
-# The longest anonId the ingest checks let in; anything else (longer, or with a NUL, which
-# Postgres text cannot hold) was never stored, and is not looked up.
-ANON_ID_MAX = 128
-
-
 def is_storable_anon_id(anon_id: str) -> bool:
-    return 0 < len(anon_id) <= ANON_ID_MAX and "\x00" not in anon_id
+    """Whether the ingest checks would let this anonId in: anything else (longer, or with a
+    NUL, which Postgres text cannot hold) was never stored, and is not looked up."""
+    return 0 < len(anon_id) <= ID_MAX and "\x00" not in anon_id
 
 
 def erase_visitor_data(*, project_id: uuid.UUID, anon_id: str) -> ErasedIngestData:
