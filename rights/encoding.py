@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 from enum import StrEnum
 from typing import Any
@@ -25,10 +26,19 @@ class ExportFormat(StrEnum):
         return "application/x-ndjson" if self is ExportFormat.NDJSON else "text/csv; charset=utf-8"
 
 
+def _json(value: Any) -> bytes:
+    """orjson's JSON, or the standard library's for the rare value orjson refuses: a stored
+    number such as 1e20 reads back from Postgres as an integer beyond 64 bits."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def ndjson(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     piece: list[bytes] = []
     for row in rows:
-        piece.append(orjson.dumps(row))
+        piece.append(_json(row))
         if len(piece) == ROWS_PER_PIECE:
             yield b"\n".join(piece) + b"\n"
             piece = []
@@ -39,7 +49,7 @@ def ndjson(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
 def _cell(value: Any) -> Any:
     # A JSON column (props) as JSON text; a cell holds text, and "None" would read as a value.
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
+        return _json(value).decode()
     return "" if value is None else value
 
 

@@ -177,3 +177,15 @@ def test_the_dashboard_exports_its_range_as_csv_for_staff_only(visitors, staff, 
     client.logout()
     anonymous = client.get(url)
     assert anonymous.status_code == 302 and "/admin/login/" in anonymous["Location"]
+
+
+def test_a_number_beyond_64_bits_in_props_is_exported_exactly(tenant, admin_api):
+    from rights.tests.conftest import visit
+
+    visit(tenant.project, anon_id="big", session_id="s-big", events=[("page_view", "/", "2025-03-10T10:00:00")])
+    Event.objects.filter(project=tenant.project).update(props={"n": 10**20})
+    url = f"/v1/projects/{tenant.project.id}/export?{RANGE}&kind=events"
+    [row] = [orjson.loads(line) for line in body(admin_api.get(f"{url}&format=ndjson")).splitlines()]
+    assert row["props"] == {"n": 10**20}
+    [cell] = [r["props"] for r in csv.DictReader(io.StringIO(body(admin_api.get(f"{url}&format=csv")).decode()))]
+    assert cell == '{"n":100000000000000000000}'
