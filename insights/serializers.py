@@ -1,4 +1,4 @@
-"""The answers of GET /v1/projects/<id>/stats and /heatmap (see analytics.serializers)."""
+"""The answers of GET /v1/projects/<id>/stats, /realtime and /heatmap (see analytics.serializers)."""
 
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -160,7 +160,7 @@ class TrafficStatsSerializer(ResponseShape):
 
 
 class RealtimeSerializer(ResponseShape):
-    """The dashboard's realtime box (an admin page's JSON, not part of the /v1 API)."""
+    """GET /v1/projects/<id>/realtime, which the dashboard's realtime box polls too."""
 
     projectId = serializers.UUIDField(source="project_id")
     at = Timestamp()

@@ -1,4 +1,4 @@
-"""Admin-key endpoints over a project's traffic: GET /v1/projects/<id>/stats and /heatmap."""
+"""Admin-key endpoints over a project's traffic: GET /v1/projects/<id>/stats, /realtime and /heatmap."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from analytics.openapi import NO_NUL, admin_operation
 from insights import heatmaps, selectors
 from insights.filters import CHOICES, PARAMETERS, max_length, parse_filters
 from insights.heatmap_png import render_heatmap_png
-from insights.serializers import HeatmapSerializer, TrafficStatsSerializer
+from insights.serializers import HeatmapSerializer, RealtimeSerializer, TrafficStatsSerializer
 from insights.time_ranges import Interval, parse_interval, parse_range
 from projects.selectors import get_project
 
@@ -74,6 +74,23 @@ class ProjectStatsView(AdminApiView):
             project_id=project.id, time_range=time_range, interval=interval, filters=filters
         )
         return json_response(TrafficStatsSerializer.render(stats))
+
+
+class ProjectRealtimeView(AdminApiView):
+    @admin_operation(
+        operation_id="projectRealtime",
+        success={200: OpenApiResponse(RealtimeSerializer, description="The last 5 and 30 minutes.")},
+        errors=(404,),
+        description=(
+            "Visitors of the last 5 minutes and page views per minute of the last 30 (UTC, the running "
+            f"minute last). Kept {selectors.REALTIME_CACHE_SECONDS} s per project, so polling it every "
+            "few seconds from many places costs one query per project each time it expires."
+        ),
+    )
+    def get(self, request, project_id: str):
+        project = get_project(project_id=project_id)
+        realtime = selectors.cached_realtime_traffic(project_id=project.id, now=timezone.now())
+        return json_response(RealtimeSerializer.render(realtime))
 
 
 class ProjectHeatmapView(AdminApiView):

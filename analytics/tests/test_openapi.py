@@ -26,6 +26,7 @@ CONTRACT = {
     ("get", "/v1/experiments/{key}/results"): {200, 400, 401, 404, 503},
     ("get", "/v1/projects/{project_id}/stats"): {200, 400, 401, 404, 503},
     ("get", "/v1/projects/{project_id}/heatmap"): {200, 400, 401, 404, 503},
+    ("get", "/v1/projects/{project_id}/realtime"): {200, 401, 404, 503},
     ("get", "/v1/projects/{project_id}"): {200, 401, 404, 503},
     ("patch", "/v1/projects/{project_id}"): {200, 400, 401, 404, 413, 503},
     ("delete", "/v1/projects/{project_id}/visitors/{anon_id}"): {200, 401, 404, 503},
@@ -291,6 +292,11 @@ def test_real_answers_match_the_schema(schema, settings, client, tenant, other_t
     get(f"/v1/projects/{project_id}/heatmap", heatmap, **admin)
     get(f"/v1/projects/{project_id[:-1]}0/heatmap?path=/", heatmap, **admin)
     get(f"/v1/projects/{project_id}/heatmap?path=/", heatmap)
+    realtime = "/v1/projects/{project_id}/realtime"
+    body = get(f"/v1/projects/{project_id}/realtime", realtime, **admin).json()
+    assert len(body["perMinute"]) == 30 and body["visitors"] >= 0, body
+    get(f"/v1/projects/{project_id[:-1]}0/realtime", realtime, **admin)
+    get(f"/v1/projects/{project_id}/realtime", realtime)
 
     one = "/v1/projects/{project_id}"
     get(f"/v1/projects/{project_id}", one, **admin)

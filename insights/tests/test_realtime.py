@@ -100,3 +100,25 @@ def test_only_staff_who_may_view_projects_get_it(client, tenant):
 @pytest.mark.parametrize("project_id", ["not-a-uuid", "00000000-0000-0000-0000-000000000000"])
 def test_an_unknown_project_is_not_found(admin_client, project_id):
     assert admin_client.get(f"/admin/projects/project/{project_id}/insights/realtime/").status_code == 404
+
+
+def test_the_api_answers_the_same_for_the_admin_key(admin_api, tenant, other_tenant):
+    two_minutes_ago = (timezone.now() - timedelta(minutes=2)).replace(tzinfo=None).isoformat()
+    make_event(make_session(tenant.project, anon_id="r"), two_minutes_ago, path="/")
+    make_event(make_session(tenant.project, anon_id="r"), two_minutes_ago, path="/about")
+    make_event(make_session(other_tenant.project, anon_id="s"), two_minutes_ago, path="/")
+    response = admin_api.get(f"/v1/projects/{tenant.project.id}/realtime")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["projectId"], body["visitors"]) == (str(tenant.project.id), 1)
+    assert sum(minute["pageViews"] for minute in body["perMinute"]) == 2
+    assert sum(minute["sessions"] for minute in body["perMinute"]) == 2
+
+
+def test_the_api_refuses_a_missing_admin_key_and_an_unknown_project(client, admin_api, tenant):
+    refused = client.get(f"/v1/projects/{tenant.project.id}/realtime")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_admin_key"
+    missing = admin_api.get("/v1/projects/00000000-0000-0000-0000-000000000000/realtime")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "project_not_found"
