@@ -14,7 +14,7 @@ from analytics import ratelimit
 from analytics.bots import is_bot
 from analytics.errors import ApiError
 from analytics.http import client_ip
-from projects.origins import normalise_origin
+from projects.origins import is_allowed_origin
 from projects.selectors import KeyedProject, is_cached_project, is_well_formed_key, key_cache_key, project_for_key
 
 # Counts, per client address, the requests whose well-formed key is unknown or revoked.
@@ -74,17 +74,12 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
             raise _too_many_unknown_keys()
         raise _unknown_key()
     origin = request.headers.get("Origin")
-    if origin is not None:
-        try:
-            allowed = normalise_origin(origin) in project.origins
-        except ValueError:
-            allowed = False
-        if not allowed:
-            raise ApiError(
-                403,
-                "origin_not_allowed",
-                f"Origin {origin[:200]!r} is not one of this project's origins.",
-            )
+    if origin is not None and not is_allowed_origin(origin, project.origins):
+        raise ApiError(
+            403,
+            "origin_not_allowed",
+            f"Origin {origin[:200]!r} is not one of this project's origins.",
+        )
     if not decision.allowed:
         raise ApiError(
             429,
