@@ -18,7 +18,7 @@ from django.utils import timezone
 from playwright.sync_api import Page
 
 from analytics.tests.conftest import needs_chromium
-from analytics.tests.test_sdk_browser import VIEWPORT, Site
+from analytics.tests.test_sdk_browser import VIEWPORT, Site, wait_for
 from conftest import Tenant, _make_tenant
 from ingest import sdk
 from ingest.models import Event, MovementSample
@@ -180,4 +180,18 @@ def test_an_expired_link_says_so_on_the_page(browser, shop, shop_site):
 
     page.wait_for_selector("#analytics-heatmap-overlay[data-state='error']", state="attached", timeout=15_000)
     page.get_by_text("The heatmap token has expired").wait_for()
+    context.close()
+
+
+def test_without_a_token_the_sdk_loads_no_overlay_and_records_as_usual(browser, shop, shop_site):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(shop_site.origin + "/#pricing")
+
+    wait_for(page, lambda: Event.objects.filter(project=shop.project, type="page_view").exists(), what="a page view")
+    assert any(url.endswith("/v1/ingest") for url in requested)
+    assert not any("/overlay/" in url for url in requested)
+    assert page.query_selector("#analytics-heatmap-overlay") is None
     context.close()
