@@ -28,8 +28,8 @@ from insights.heatmap_png import STOPS
 from insights.overlay import check_overlay_grant, parse_days, unsign_overlay_token
 from insights.serializers import HeatmapSerializer
 from insights.time_ranges import TimeRange, today_end
+from projects.auth import check_origin
 from projects.models import Project
-from projects.origins import is_allowed_origin
 from projects.selectors import get_project
 
 SCRIPT = ScriptFile.read(Path(__file__).resolve().parent / "overlay" / "heatmap.js")
@@ -54,12 +54,8 @@ def overlay_script(request: HttpRequest) -> HttpResponse:
 
 def _cors_headers(request: HttpRequest, project: Project) -> dict[str, str]:
     """CORS for the project's own origins; another origin is refused outright."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return {}
-    if not is_allowed_origin(origin, project.origins):
-        raise ApiError(403, "origin_not_allowed", f"Origin {origin[:200]!r} is not one of this project's origins.")
-    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+    origin = check_origin(request, project.origins)
+    return {} if origin is None else {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
 def _text(payload: dict[str, Any], field: str) -> str | None:

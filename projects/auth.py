@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from corsheaders.signals import check_request_enabled
@@ -73,13 +74,7 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
         if not counted.allowed:
             raise _too_many_unknown_keys()
         raise _unknown_key()
-    origin = request.headers.get("Origin")
-    if origin is not None and not is_allowed_origin(origin, project.origins):
-        raise ApiError(
-            403,
-            "origin_not_allowed",
-            f"Origin {origin[:200]!r} is not one of this project's origins.",
-        )
+    check_origin(request, project.origins)
     if not decision.allowed:
         raise ApiError(
             429,
@@ -88,6 +83,15 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
             headers={"Retry-After": str(decision.retry_after)},
         )
     return project
+
+
+def check_origin(request: HttpRequest, origins: Collection[str]) -> str | None:
+    """The request's Origin, refused unless it is one of the project's `origins`; None when
+    it sends none (a server, curl: the credential in the request decides alone)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and not is_allowed_origin(origin, origins):
+        raise ApiError(403, "origin_not_allowed", f"Origin {origin[:200]!r} is not one of this project's origins.")
+    return origin
 
 
 def is_filtered_bot(request: HttpRequest, project: KeyedProject) -> bool:
