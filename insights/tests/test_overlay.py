@@ -255,6 +255,22 @@ def test_hostile_bodies_are_json_4xx(client, clicked, body):
     assert "code" in response.json()["error"]
 
 
+def test_a_body_over_the_cap_is_a_json_413(client, settings):
+    settings.MAX_BODY_BYTES = 100
+
+    response = client.post(URL, json.dumps({"token": "t" * 200}), content_type="text/plain")
+
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "body_too_large"
+
+
+def test_an_unknown_overlay_address_is_a_json_404(client):
+    response = client.get("/overlay/nothing-here")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_it_answers_only_post(client):
     response = client.get(URL)
 
