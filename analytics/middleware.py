@@ -19,6 +19,9 @@ from analytics.errors import ApiError, DatabaseUnavailable
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/v1/"
+# Answered as the API is (JSON errors, the body cap): /v1 and the heatmap overlay's endpoints,
+# which the pages of projects' sites call.
+MACHINE_PREFIXES = (API_PREFIX, "/overlay/")
 # The documents under /v1; every other answer there is JSON.
 API_PAGES = ("/v1/docs", "/v1/sdk.js")
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -39,7 +42,7 @@ CODES = {
 
 
 class JsonAnswersMiddleware:
-    """Every answer under /v1 is the API's JSON, including those Django writes itself.
+    """Every answer under /v1 (and /overlay/) is the API's JSON, including those Django writes itself.
 
     Outermost, so that it sees what no view sees: a Host that is not in ALLOWED_HOSTS (which
     Django answers with an HTML 400 and logs with a traceback, once per request), a CSRF
@@ -50,7 +53,7 @@ class JsonAnswersMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not request.path.startswith(API_PREFIX):
+        if not request.path.startswith(MACHINE_PREFIXES):
             return self.get_response(request)
         try:
             request.get_host()
@@ -89,7 +92,7 @@ def _too_large(limit: int) -> HttpResponse:
 
 
 class BodyLimitMiddleware:
-    """Refuse a /v1 body over MAX_BODY_BYTES before anything parses it.
+    """Refuse a /v1 (or /overlay/) body over MAX_BODY_BYTES before anything parses it.
 
     Django only checks its own limit once the body is read, and a chunked body has no
     Content-Length at all (Django would see it as empty), so it is read here, bounded.
@@ -99,7 +102,7 @@ class BodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in BODY_METHODS and request.path.startswith(API_PREFIX):
+        if request.method in BODY_METHODS and request.path.startswith(MACHINE_PREFIXES):
             limit = settings.MAX_BODY_BYTES
             declared = request.META.get("CONTENT_LENGTH")
             if declared:
@@ -142,7 +145,7 @@ class ApiErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, ApiError):
             return exception.response()
-        if not request.path.startswith(API_PREFIX) or isinstance(exception, CLIENT_ERRORS):
+        if not request.path.startswith(MACHINE_PREFIXES) or isinstance(exception, CLIENT_ERRORS):
             return None
         # A value or constraint the database refused is input that should have been refused
         # earlier: a bug, answered as one, not a 503 that has the client retry it forever.

@@ -37,6 +37,8 @@ urlpatterns = [
     path("v1/", include("insights.urls")),
     path("v1/", include("experiments.urls")),
     path("v1/", include("rights.urls")),
+    # The heatmap overlay on a project's own pages: no part of the /v1 contract.
+    path("overlay/", include("insights.overlay_urls")),
     path("admin/", admin.site.urls),
 ]
 

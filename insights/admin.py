@@ -31,6 +31,7 @@ from insights import heatmaps, selectors
 from insights.charts import series_chart
 from insights.filters import COLUMN_PARAMETERS, as_parameters, parse_filters
 from insights.heatmap_png import STOPS, render_heatmap_png
+from insights.overlay import TOKEN_LIFETIME, issue_overlay_token, overlay_link
 from insights.serializers import RealtimeSerializer
 from insights.time_ranges import Interval, TimeRange, parse_interval, parse_range
 from projects.admin import ProjectAdmin
@@ -334,6 +335,11 @@ def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.Mod
     image_query = urlencode({**range_query, "path": path_, "kind": str(kind)})
     dashboard_url = reverse("admin:projects_project_insights", args=[project.pk])
     top_paths = selectors.top_paths(project_id=project.id, time_range=time_range)
+    token = issue_overlay_token(project_id=project.id, path=path_, now=timezone.now())
+    overlay_links = [
+        {"origin": origin, "url": overlay_link(origin=origin, path=path_, token=token, kind=str(kind))}
+        for origin in project.origins
+    ]
     context = _context(
         request,
         model_admin,
@@ -353,6 +359,8 @@ def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.Mod
         colour_scale=", ".join(f"rgb{stop}" for stop in STOPS),
         reference_width=heatmaps.REFERENCE_WIDTH,
         cell=heatmaps.CELL,
+        overlay_links=overlay_links,
+        overlay_minutes=int(TOKEN_LIFETIME.total_seconds() // 60),
     )
     return TemplateResponse(request, "admin/insights/heatmap.html", context)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from corsheaders.signals import check_request_enabled
@@ -14,7 +15,7 @@ from analytics import ratelimit
 from analytics.bots import is_bot
 from analytics.errors import ApiError
 from analytics.http import client_ip
-from projects.origins import normalise_origin
+from projects.origins import is_allowed_origin
 from projects.selectors import KeyedProject, is_cached_project, is_well_formed_key, key_cache_key, project_for_key
 
 # Counts, per client address, the requests whose well-formed key is unknown or revoked.
@@ -73,18 +74,7 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
         if not counted.allowed:
             raise _too_many_unknown_keys()
         raise _unknown_key()
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        try:
-            allowed = normalise_origin(origin) in project.origins
-        except ValueError:
-            allowed = False
-        if not allowed:
-            raise ApiError(
-                403,
-                "origin_not_allowed",
-                f"Origin {origin[:200]!r} is not one of this project's origins.",
-            )
+    check_origin(request, project.origins)
     if not decision.allowed:
         raise ApiError(
             429,
@@ -93,6 +83,15 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
             headers={"Retry-After": str(decision.retry_after)},
         )
     return project
+
+
+def check_origin(request: HttpRequest, origins: Collection[str]) -> str | None:
+    """The request's Origin, refused unless it is one of the project's `origins`; None when
+    it sends none (a server, curl: the credential in the request decides alone)."""
+    origin = request.headers.get("Origin")
+    if origin is not None and not is_allowed_origin(origin, origins):
+        raise ApiError(403, "origin_not_allowed", f"Origin {origin[:200]!r} is not one of this project's origins.")
+    return origin
 
 
 def is_filtered_bot(request: HttpRequest, project: KeyedProject) -> bool:

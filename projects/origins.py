@@ -1,6 +1,7 @@
 """Origins are compared as the browser sends them: scheme://host[:port], normalised."""
 
 import re
+from collections.abc import Collection
 from urllib.parse import urlsplit
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -42,3 +43,11 @@ def normalise_origins(values: list[str]) -> list[str]:
     for value in values:
         seen[normalise_origin(value)] = None
     return list(seen)
+
+
+def is_allowed_origin(origin: str, allowed: Collection[str]) -> bool:
+    """Whether an Origin header names one of `allowed` (normalised origins); false if malformed."""
+    try:
+        return normalise_origin(origin) in allowed
+    except ValueError:
+        return False

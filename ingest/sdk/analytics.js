@@ -89,7 +89,10 @@
 
   // Kept even with persistence "memory": an opt-out must never be forgotten.
   const optedOut = () => local?.getItem(PREFIX + "optout") === "1";
-  const blocked = () => optedOut() || (cfg.respectDnt && (navigator.doNotTrack === "1" || window.doNotTrack === "1"));
+  const heatmapOverlay = location.hash.includes("analytics-heatmap=");
+  if (heatmapOverlay) import(defaults.endpoint + "/overlay/heatmap.js");
+  const blocked = () =>
+    heatmapOverlay || optedOut() || (cfg.respectDnt && (navigator.doNotTrack === "1" || window.doNotTrack === "1"));
   const active = () => !!cfg && !!anonId && !blocked();
 
   const start = () => {
@@ -182,7 +185,7 @@
         if (base + size > cfg.maxBatchBytes) warn("item over maxBatchBytes dropped");
         else {
           if (!batch || used + size > cfg.maxBatchBytes) {
-            // The same batchId on every retry: the service stores a batch once, samples included.
+            // One batchId for every retry: the service stores a batch once.
             batches.push((batch = { ...head, batchId: uuid(), ...empty() }));
             used = base;
           }
@@ -254,8 +257,8 @@
       });
   };
 
-  // 2xx: acknowledged, never sent again; other 4xx: dropped; no answer, 408, 429, 5xx: retried
-  // with exponential backoff and jitter (or after Retry-After, if longer), maxAttempts in all.
+  // 2xx: done; other 4xx: dropped; no answer, 408, 429, 5xx: retried with exponential backoff
+  // and jitter (or after a longer Retry-After), maxAttempts in all.
   const settle = (entry, response) => {
     const status = response?.status || 0;
     const queue = readQueue();
