@@ -72,6 +72,7 @@ def main() -> None:
             "traffic_stats (all)": partial(selectors.traffic_stats, **filtered, interval=interval),
             "session_rollup": partial(selectors.session_rollup, **filtered),
             "session_totals": partial(selectors.session_totals, **filtered),
+            "session_pages_and_durations": partial(selectors.session_pages_and_durations, **filtered),
             "traffic_series": partial(selectors.traffic_series, **filtered, interval=interval),
             "top_paths": partial(selectors.top_paths, **filtered),
             "top_event_types": partial(selectors.top_event_types, **filtered),
@@ -83,7 +84,7 @@ def main() -> None:
         for name, call in queries.items():
             spent = _timed(call, args.runs)
             print(
-                f"{label:14} {name:22} median {statistics.median(spent):6.3f} s  "
+                f"{label:14} {name:27} median {statistics.median(spent):6.3f} s  "
                 f"range {min(spent):6.3f}..{max(spent):6.3f} s  ({args.runs} warm runs)",
                 flush=True,
             )

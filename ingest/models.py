@@ -201,6 +201,17 @@ class SessionHour(SessionDimensions):
     # False only when this is the session's one row: then it is the whole session, and readers
     # need not add up its rows. True when it has others, or may have.
     spans_hours = models.BooleanField()
+    # The session's first and last event in this hour, and its first and last page view with
+    # their paths (null without a page view): what entry and exit pages and visit durations
+    # are read from. Null on rows written before migration 0010 (`rebuild_rollups` fills
+    # them); readers tell those apart as rows with events but no `first_at`. At the same
+    # instant the entry is the path that sorts first, the exit the one that sorts last.
+    first_at = models.DateTimeField(null=True)
+    last_at = models.DateTimeField(null=True)
+    first_view_at = models.DateTimeField(null=True)
+    entry_path = models.CharField(max_length=2048, null=True)
+    last_view_at = models.DateTimeField(null=True)
+    exit_path = models.CharField(max_length=2048, null=True)
 
     class Meta:
         indexes = [

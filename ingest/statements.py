@@ -71,7 +71,32 @@ def _hourly_counts(*, events: str, sign: str) -> str:
 )"""
 
 
-# The rollups of the events in `new_events (project_id, session_pk, hour, type, path)`, whose
+# The first and last event of a session's events in an hour, and its first and last page view
+# with their paths (the entry and exit of that hour); at the same instant, the path that sorts
+# first is the entry and the one that sorts last the exit, byte by byte (COLLATE "C"), so
+# that the row is the same whatever order its events and batches arrive in.
+VIEWED = "FILTER (WHERE e.type = 'page_view')"
+HOUR_PAGES_AND_TIMES = f"""min(e.occurred_at), max(e.occurred_at), min(e.occurred_at) {VIEWED},
+           (array_agg(e.path ORDER BY e.occurred_at, e.path COLLATE "C") {VIEWED})[1],
+           max(e.occurred_at) {VIEWED},
+           (array_agg(e.path ORDER BY e.occurred_at DESC, e.path COLLATE "C" DESC) {VIEWED})[1]"""
+# A row with events but no first time was written before those columns existed: it stays
+# without one (its times would be those of the later batches only) until rebuild_rollups.
+MERGE_PAGES_AND_TIMES = """first_at = CASE WHEN h.first_at IS NULL AND h.events > 0 THEN NULL
+                        ELSE LEAST(h.first_at, EXCLUDED.first_at) END,
+        last_at = GREATEST(h.last_at, EXCLUDED.last_at),
+        first_view_at = LEAST(h.first_view_at, EXCLUDED.first_view_at),
+        entry_path = CASE WHEN h.first_view_at IS NULL
+                            OR (EXCLUDED.first_view_at, EXCLUDED.entry_path COLLATE "C")
+                               < (h.first_view_at, h.entry_path COLLATE "C")
+                          THEN EXCLUDED.entry_path ELSE h.entry_path END,
+        last_view_at = GREATEST(h.last_view_at, EXCLUDED.last_view_at),
+        exit_path = CASE WHEN h.last_view_at IS NULL
+                           OR (EXCLUDED.last_view_at, EXCLUDED.exit_path COLLATE "C")
+                              > (h.last_view_at, h.exit_path COLLATE "C")
+                         THEN EXCLUDED.exit_path ELSE h.exit_path END"""
+
+# The rollups of the events in `new_events (project_id, session_pk, hour, type, path, occurred_at)`, whose
 # sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`
 # (the dimensions: anon_id, referrer, language, screen and the SESSION_DIMENSIONS):
 # - the session's row for each hour its events fall in, counts added to what is there;
@@ -86,24 +111,27 @@ ROLLUP_CTES = f"""
 session_hours AS (
     INSERT INTO {SESSION_HOURS} AS h (
         project_id, hour, session_id, events, page_views,
-        anon_id, referrer, language, screen_width, screen_height, spans_hours, {DIMENSIONS}
+        anon_id, referrer, language, screen_width, screen_height, spans_hours, {DIMENSIONS},
+        first_at, last_at, first_view_at, entry_path, last_view_at, exit_path
     )
     SELECT e.project_id, e.hour, s.id, count(*), count(*) FILTER (WHERE e.type = 'page_view'),
            s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, s.spans_hours IS NOT FALSE,
-           {DIMENSIONS_OF_S}
+           {DIMENSIONS_OF_S}, {HOUR_PAGES_AND_TIMES}
     FROM new_events AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
     GROUP BY e.project_id, e.hour, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
              s.spans_hours, {DIMENSIONS_OF_S}
     UNION ALL
     SELECT s.project_id, s.first_event_hour, s.id, 0, 0,
-           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, true, {DIMENSIONS_OF_S}
+           s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height, true, {DIMENSIONS_OF_S},
+           NULL, NULL, NULL, NULL, NULL, NULL
     FROM rollup_sessions AS s
     WHERE s.spans_hours
       AND NOT EXISTS (SELECT FROM new_events AS e WHERE e.session_pk = s.id AND e.hour = s.first_event_hour)
     ON CONFLICT (project_id, hour, session_id) DO UPDATE SET
         events = h.events + EXCLUDED.events,
         page_views = h.page_views + EXCLUDED.page_views,
-        spans_hours = h.spans_hours OR EXCLUDED.spans_hours
+        spans_hours = h.spans_hours OR EXCLUDED.spans_hours,
+        {MERGE_PAGES_AND_TIMES}
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
 ), {_hourly_counts(events="new_events", sign="")}"""
 
@@ -178,7 +206,8 @@ WITH sessions AS (
     -- Rows in time order, as the readers' time-ranged scans like them; at the same time, in the
     -- order they were sent.
     ORDER BY e.occurred_at, e.position
-    RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
+    RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path,
+              occurred_at
 ), new_samples AS (
     INSERT INTO {SAMPLES} (
         project_id, session_id, occurred_at, x, y, kind, path, viewport_width, viewport_height
@@ -213,7 +242,8 @@ REBUILD_ROLLUPS_SQL = [
     # events lie in more than one chunk is settled by SETTLE_SPANS_SQL.
     f"""
     WITH new_events AS (
-        SELECT project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path
+        SELECT project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path,
+               occurred_at
         FROM {EVENTS} WHERE occurred_at >= %(start)s AND occurred_at < %(end)s
     ), rollup_sessions AS (
         SELECT s.project_id, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,

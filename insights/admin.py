@@ -57,9 +57,12 @@ DIMENSION_LISTS = {
 # The other lists a CSV can hold, by name in its address: their first column's heading.
 SESSION_LISTS = {"referrers": "referrer", "languages": "language"}
 COUNTED_LISTS = {"paths": ("path", "page_views"), "event-types": ("type", "events")}
+# Sessions per entry or exit path: the attribute of selectors.SessionPages.
+PAGE_LISTS = {"entry-pages": "entry_pages", "exit-pages": "exit_pages"}
 CSV_LISTS = (
     "paths",
     "event-types",
+    *PAGE_LISTS,
     *SESSION_LISTS,
     "screen-sizes",
     *(slug for _t, _c, slug in DIMENSION_LISTS.values()),
@@ -250,6 +253,32 @@ def _cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
     ]
 
 
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return NO_VALUE
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def _duration_cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
+    """The median and mean visit, said to the second (exact in the API); no trend."""
+    duration = stats.visit_duration
+    measured = f"over {duration.sessions:,} sessions, {duration.single_event_sessions:,} of them with one event (0 s)"
+    return [
+        {
+            "label": label,
+            "value": _duration(seconds),
+            "trend": "",
+            "title": f"{label}: {NO_VALUE if seconds is None else f'{seconds} s'} {measured}",
+        }
+        for label, seconds in (("Median visit", duration.median_seconds), ("Mean visit", duration.mean_seconds))
+    ]
+
+
 def _csv_urls(project: Project, page_query: dict[str, str]) -> dict[str, str]:
     """Each list's CSV address, by its name with underscores (as a template can look it up)."""
     query = f"?{urlencode(page_query)}" if page_query else ""
@@ -299,7 +328,7 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         error=error,
         filter_error=filter_error,
         stats=stats,
-        cards=_cards(stats),
+        cards=[*_cards(stats), *_duration_cards(stats)],
         chart=series_chart(stats.series, interval, previous=previous_series),
         compare=compare,
         compare_url=f"?{urlencode({**range_query, **filter_query, **toggled})}",
@@ -394,6 +423,9 @@ def _csv_table(
     if list_name in COUNTED_LISTS:
         top = selectors.top_paths if list_name == "paths" else selectors.top_event_types
         return list(COUNTED_LISTS[list_name]), [[row.value, row.count] for row in top(**scope)]
+    if list_name in PAGE_LISTS:
+        pages = getattr(selectors.session_pages_and_durations(**scope), PAGE_LISTS[list_name])
+        return ["path", "sessions"], [[row.value, row.count] for row in pages]
     sessions = selectors.session_rollup(**scope)
     if list_name == "screen-sizes":
         return ["width", "height", "sessions"], [[row.width, row.height, row.sessions] for row in sessions.screen_sizes]

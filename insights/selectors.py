@@ -126,6 +126,34 @@ class ScreenSize:
 
 
 @dataclass(frozen=True)
+class VisitDuration:
+    """Median and mean of the range's sessions' durations (last event - first event in the
+    range), over `sessions` sessions, of which `single_event_sessions` had one event and count
+    as 0 s. None with no sessions. Seconds, to the microsecond."""
+
+    sessions: int
+    single_event_sessions: int
+    median_seconds: float | None
+    mean_seconds: float | None
+
+
+MICROSECONDS = 1_000_000
+
+
+def visit_duration(
+    *, sessions: int, single_event_sessions: int, median_us: float | None, total_us: int
+) -> VisitDuration:
+    """The durations from the median and the sum in microseconds; the reference shapes its own
+    count with this too, so that both divide the same integers the same way."""
+    return VisitDuration(
+        sessions=sessions,
+        single_event_sessions=single_event_sessions,
+        median_seconds=None if not sessions else median_us / MICROSECONDS,
+        mean_seconds=None if not sessions else total_us / sessions / MICROSECONDS,
+    )
+
+
+@dataclass(frozen=True)
 class TrafficStats:
     project_id: uuid.UUID
     time_range: TimeRange
@@ -142,6 +170,11 @@ class TrafficStats:
     # dimension, by column (SESSION_DIMENSIONS).
     filters: dict[str, str]
     dimensions: dict[str, list[RankedValue]]
+    # Sessions per path of their first and last page view in the range, and how long visits
+    # lasted (session_pages_and_durations).
+    entry_pages: list[RankedValue]
+    exit_pages: list[RankedValue]
+    visit_duration: VisitDuration
     # The totals of the range just before (time_range.previous), same filters: the trends.
     previous_totals: Totals | None = None
 
@@ -380,6 +413,111 @@ def session_rollup(
     )
 
 
+# Per session with an event in the range: its events, its first and last event, and the paths
+# of its first and last page view (null without one), combined as ROLLUP_VISITS_SQL combines
+# counts: a session's only row as it is, the rows of sessions that span hours with their raw
+# events at the edges, taking the earliest and the latest. Hours do not overlap, so two rows
+# never tie; page views at the same instant in the edges are ordered as the ingest statement
+# orders them within an hour (ingest/statements.py). `untimed`: a row written before the rows
+# held times (ingest migration 0010), counted nowhere here until rebuild_rollups fills it.
+ROLLUP_VISIT_PAGES_SQL = f"""
+SELECT events AS event_count, first_at, last_at, entry_path, exit_path, first_at IS NULL AS untimed
+FROM {SESSION_HOUR}
+WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours {{matching}}
+UNION ALL
+SELECT SUM(events), MIN(first_at), MAX(last_at),
+       (array_agg(entry_path ORDER BY first_view_at, entry_path COLLATE "C")
+            FILTER (WHERE first_view_at IS NOT NULL))[1],
+       (array_agg(exit_path ORDER BY last_view_at DESC, exit_path COLLATE "C" DESC)
+            FILTER (WHERE last_view_at IS NOT NULL))[1],
+       bool_or(events > 0 AND first_at IS NULL)
+FROM (
+    SELECT session_id, events, first_at, last_at, first_view_at, entry_path, last_view_at, exit_path
+    FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours {{matching}}
+    UNION ALL
+    SELECT e.session_id, 1, e.occurred_at, e.occurred_at, viewed.at, viewed.path, viewed.at, viewed.path
+    FROM {{edge_events}}
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN e.type = '{PAGE_VIEW}' THEN e.occurred_at END AS at,
+               CASE WHEN e.type = '{PAGE_VIEW}' THEN e.path END AS path
+    ) viewed
+    WHERE e.project_id = %s AND ({{edges}}) {{session_matching}}
+) parts
+GROUP BY session_id
+"""
+# The durations (in microseconds, exact: the float seconds of an interval, rounded, are exact
+# to the microsecond for any visit shorter than ten years, and a third of the time of
+# numeric epochs, measured) and the two lists, from one pass over the rollups:
+# `visits` is materialized once and read by both. A session without events (the empty
+# first-hour row the ingest statement may leave where retention took the rest) is none.
+# Entry and exit lists are one hashed aggregation of two grouping sets, ranked by count, then
+# path byte by byte, as Python orders strings.
+SESSION_PAGES_SQL = """
+WITH visits AS MATERIALIZED ({visits}),
+timed AS NOT MATERIALIZED (
+    SELECT event_count, entry_path, exit_path,
+           round(date_part('epoch', last_at - first_at) * 1000000)::bigint AS micros
+    FROM visits WHERE event_count > 0 AND NOT untimed
+)
+SELECT 'duration', NULL, COUNT(*), COUNT(*) FILTER (WHERE event_count = 1),
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY micros), SUM(micros)
+FROM timed
+UNION ALL
+SELECT list, path, sessions, NULL, NULL, NULL
+FROM (
+    SELECT list, path, sessions,
+           row_number() OVER (PARTITION BY list ORDER BY sessions DESC, path COLLATE "C") AS place
+    FROM (
+        SELECT CASE WHEN GROUPING(entry_path) = 0 THEN 'entry' ELSE 'exit' END AS list,
+               CASE WHEN GROUPING(entry_path) = 0 THEN entry_path ELSE exit_path END AS path,
+               COUNT(*) AS sessions
+        FROM timed WHERE entry_path IS NOT NULL
+        GROUP BY GROUPING SETS ((entry_path), (exit_path))
+    ) counted
+) ranked
+WHERE place <= %s
+"""
+
+
+@dataclass(frozen=True)
+class SessionPages:
+    entry_pages: list[RankedValue]
+    exit_pages: list[RankedValue]
+    visit_duration: VisitDuration
+
+
+def session_pages_and_durations(
+    *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS, limit: int = TOP_N
+) -> SessionPages:
+    """Sessions per entry and exit page, and the median and mean visit duration, for the
+    range's sessions that match the filters (definitions: docs/insights.md)."""
+    hour_params, edges, edge_params = _split(project_id, time_range)
+    matching, match_params = _matching(filters)
+    edge_events, session_matching, session_params = _edge_events(filters)
+    visits = ROLLUP_VISIT_PAGES_SQL.format(
+        edges=edges, matching=matching, edge_events=edge_events, session_matching=session_matching
+    )
+    params = [*hour_params, *match_params, *hour_params, *match_params, *edge_params, *session_params]
+    with _aggregate_cursor() as cursor:
+        cursor.execute(SESSION_PAGES_SQL.format(visits=visits), [*params, limit])
+        rows = cursor.fetchall()
+    lists: dict[str, list[RankedValue]] = {"entry": [], "exit": []}
+    duration = None
+    for kind, path, count, single, median_us, total_us in rows:
+        if kind == "duration":
+            duration = visit_duration(
+                sessions=int(count), single_event_sessions=int(single), median_us=median_us, total_us=int(total_us or 0)
+            )
+        else:
+            lists[kind].append(RankedValue(value=path, count=int(count)))
+    return SessionPages(
+        # UNION ALL does not promise to keep the ranking's order.
+        entry_pages=sorted(lists["entry"], key=_ranked_key),
+        exit_pages=sorted(lists["exit"], key=_ranked_key),
+        visit_duration=duration,
+    )
+
+
 # Sessions per bucket: a session's only row counts once in its bucket (rows are counted per
 # hour first, so that the time zone arithmetic of date_trunc runs once per hour rather than
 # once per row); the rows of sessions that span hours and the raw events at the edges are
@@ -504,6 +642,7 @@ def traffic_stats(
     sessions that match the filters."""
     scope = {"project_id": project_id, "time_range": time_range, "filters": filters}
     sessions = session_rollup(**scope, limit=limit)
+    pages = session_pages_and_durations(**scope, limit=limit)
     return TrafficStats(
         project_id=project_id,
         time_range=time_range,
@@ -518,6 +657,9 @@ def traffic_stats(
         screen_sizes=sessions.screen_sizes,
         filtered_bots=filtered_bot_requests(project_id=project_id, time_range=time_range),
         dimensions=sessions.dimensions,
+        entry_pages=pages.entry_pages,
+        exit_pages=pages.exit_pages,
+        visit_duration=pages.visit_duration,
         previous_totals=session_totals(project_id=project_id, time_range=time_range.previous, filters=filters),
     )
 

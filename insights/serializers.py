@@ -78,6 +78,26 @@ class ScreenSizeCountSerializer(ResponseShape):
     sessions = serializers.IntegerField(**COUNT)
 
 
+class PageSessionsSerializer(ResponseShape):
+    path = serializers.CharField(source="value")
+    sessions = serializers.IntegerField(source="count", **COUNT)
+
+
+class VisitDurationSerializer(ResponseShape):
+    """How long the range's sessions lasted: last event - first event in the range, in seconds."""
+
+    sessions = serializers.IntegerField(**COUNT, help_text="The sessions measured: those of the range.")
+    singleEventSessions = serializers.IntegerField(
+        source="single_event_sessions", **COUNT, help_text="Sessions with one event in the range: counted as 0 s."
+    )
+    medianSeconds = serializers.FloatField(
+        source="median_seconds", allow_null=True, min_value=0, help_text="Null with no sessions."
+    )
+    meanSeconds = serializers.FloatField(
+        source="mean_seconds", allow_null=True, min_value=0, help_text="Null with no sessions."
+    )
+
+
 class FilteredBotsSerializer(ResponseShape):
     requests = serializers.IntegerField(source="*", **COUNT)
 
@@ -151,6 +171,13 @@ class TrafficStatsSerializer(ResponseShape):
     utmCampaigns = CampaignCountSerializer(
         source="dimensions.utm_campaign", many=True, help_text=f"{TOP} Sessions without a campaign are left out."
     )
+    entryPages = PageSessionsSerializer(
+        source="entry_pages", many=True, help_text=f"{TOP} Sessions per path of their first page view in the range."
+    )
+    exitPages = PageSessionsSerializer(
+        source="exit_pages", many=True, help_text=f"{TOP} Sessions per path of their last page view in the range."
+    )
+    visitDuration = VisitDurationSerializer(source="visit_duration")
     filters = FiltersField()
     filteredBots = FilteredBotsSerializer(
         source="filtered_bots",

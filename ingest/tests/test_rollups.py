@@ -2,6 +2,7 @@
 That the numbers read from them are those of the raw events is insights' to test
 (insights/tests/test_rollups.py)."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -18,6 +19,8 @@ FIREFOX = "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:131.0) Gecko/20100101 Fire
 CHROME = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0.0.0 Safari/537.36"
 )
+# What a session-hour row holds of its events' times and pages.
+PAGES_AND_TIMES = ("first_at", "last_at", "first_view_at", "entry_path", "last_view_at", "exit_path")
 
 
 def session_hours(project, *columns: str) -> set[tuple]:
@@ -59,6 +62,82 @@ def test_a_session_that_reaches_a_second_hour_marks_its_first_one(tenant):
     ingest_events(project, "s1", [("page_view", "/docs", "2025-03-10 09:59")])  # late, an hour before
     ingest_events(project, "s2", [("page_view", "/", "2025-03-10 10:50"), ("signup", "/", "2025-03-10 11:05")])
     assert spans(project) == {"s1": [True, True], "s2": [True, True]}
+
+
+@pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=lambda order: "".join(map(str, order)))
+def test_an_hours_first_and_last_page_do_not_depend_on_the_order_batches_arrive_in(tenant, order):
+    # Two page views at 10:30 exactly: the entry is the path that sorts first, the exit the one
+    # that sorts last; the click at 10:55 is the hour's last event but no page view.
+    batches = [
+        [("page_view", "/y", "2025-03-10 10:30")],
+        [("page_view", "/x", "2025-03-10 10:30"), ("page_view", "/m", "2025-03-10 10:40")],
+        [("cta_click", "/m", "2025-03-10 10:55")],
+        [("scroll_end", "/x", "2025-03-10 10:10"), ("page_view", "/z", "2025-03-10 11:05")],
+    ]
+    for index in order:
+        ingest_events(tenant.project, "s1", batches[index])
+    rows = SessionHour.objects.filter(project=tenant.project).order_by("hour")
+    assert list(rows.values_list("hour", "events", *PAGES_AND_TIMES)) == [
+        (
+            at("2025-03-10 10:00"),
+            5,
+            at("2025-03-10 10:10"),
+            at("2025-03-10 10:55"),
+            at("2025-03-10 10:30"),
+            "/x",
+            at("2025-03-10 10:40"),
+            "/m",
+        ),
+        (
+            at("2025-03-10 11:00"),
+            1,
+            at("2025-03-10 11:05"),
+            at("2025-03-10 11:05"),
+            at("2025-03-10 11:05"),
+            "/z",
+            at("2025-03-10 11:05"),
+            "/z",
+        ),
+    ]
+
+
+def test_pages_at_the_same_instant_in_one_batch_are_ordered_by_path(tenant):
+    ingest_events(
+        tenant.project,
+        "s1",
+        [
+            ("page_view", "/b", "2025-03-10 10:30"),
+            ("page_view", "/a", "2025-03-10 10:30"),
+            ("page_view", "/c", "2025-03-10 10:30"),
+        ],
+    )
+    ingest_events(tenant.project, "s2", [("signup", "/", "2025-03-10 10:30")])
+    rows = SessionHour.objects.filter(project=tenant.project).order_by("session__session_id")
+    assert list(rows.values_list("session__session_id", "first_view_at", "entry_path", "exit_path")) == [
+        ("s1", at("2025-03-10 10:30"), "/a", "/c"),
+        ("s2", None, None, None),
+    ]
+
+
+def test_a_row_written_before_it_had_times_gets_none_until_rebuilt(tenant):
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30")])
+    # As a row from before migration 0010 holds it.
+    SessionHour.objects.update(**dict.fromkeys(PAGES_AND_TIMES))
+    # A later batch would give the row the times of its own events only: it leaves it without.
+    ingest_events(project, "s1", [("page_view", "/docs", "2025-03-10 10:40")])
+    [row] = SessionHour.objects.filter(project=project)
+    assert (row.events, row.first_at, row.last_at) == (2, None, at("2025-03-10 10:40"))
+    services.rebuild_rollups(start=at("2025-03-10 10:00"), end=at("2025-03-10 11:00"))
+    [row] = SessionHour.objects.filter(project=project)
+    assert [getattr(row, column) for column in PAGES_AND_TIMES] == [
+        at("2025-03-10 10:30"),
+        at("2025-03-10 10:40"),
+        at("2025-03-10 10:30"),
+        "/",
+        at("2025-03-10 10:40"),
+        "/docs",
+    ]
 
 
 def test_a_retried_batch_adds_nothing_to_the_rollups(tenant):
@@ -138,14 +217,14 @@ def test_the_rebuild_from_raw_events_matches_what_ingest_wrote(tenant):
         user_agent=FIREFOX,
     )
     ingest_events(project, "s2", [("cta_click", "/", "2025-03-11 00:20")], referrer="https://t.co/")
-    written = session_hours(project, *SESSION_DIMENSIONS)
+    written = session_hours(project, *SESSION_DIMENSIONS, *PAGES_AND_TIMES)
     marks = spans(project)
     services.compact_hourly_counts()
     counts = set(
         HourlyCount.objects.values_list("hour", "dimension", "value", "count", "by_dimensions", *SESSION_DIMENSIONS)
     )
     assert services.rebuild_rollups(start=at("2025-03-10 23:00"), end=at("2025-03-11 00:30")) == 2
-    assert session_hours(project, *SESSION_DIMENSIONS) == written
+    assert session_hours(project, *SESSION_DIMENSIONS, *PAGES_AND_TIMES) == written
     assert spans(project) == marks == {"s1": [True, True], "s2": [False]}
     assert (
         set(

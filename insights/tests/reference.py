@@ -9,7 +9,18 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 from ingest.models import SESSION_DIMENSIONS, Event, Session
-from insights.selectors import NO_FILTERS, TOP_N, Bucket, Filters, RankedValue, ScreenSize, Totals, TrafficStats
+from insights.selectors import (
+    NO_FILTERS,
+    TOP_N,
+    Bucket,
+    Filters,
+    RankedValue,
+    ScreenSize,
+    Totals,
+    TrafficStats,
+    VisitDuration,
+    visit_duration,
+)
 from insights.time_ranges import Interval, TimeRange
 from projects.models import FilteredBotHour
 
@@ -34,6 +45,44 @@ def _ranked(counts: Counter, limit: int) -> list[RankedValue]:
     """Most frequent first; ties by value."""
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0] is None, item[0] or ""))
     return [RankedValue(value=value, count=count) for value, count in rows[:limit]]
+
+
+def _median(values: list[int]) -> float | None:
+    """The middle value, or halfway between the two middle ones."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return float(ordered[middle])
+    low, high = ordered[middle - 1], ordered[middle]
+    return low + (high - low) / 2
+
+
+def _durations(events: list[dict]) -> VisitDuration:
+    """Per session, last event - first event in microseconds; one event is 0."""
+    times: defaultdict[int, list[datetime]] = defaultdict(list)
+    for event in events:
+        times[event["session_id"]].append(event["occurred_at"])
+    micros = [(max(moments) - min(moments)) // timedelta(microseconds=1) for moments in times.values()]
+    return visit_duration(
+        sessions=len(micros),
+        single_event_sessions=sum(1 for moments in times.values() if len(moments) == 1),
+        median_us=_median(micros),
+        total_us=sum(micros),
+    )
+
+
+def _entries_and_exits(events: list[dict], limit: int) -> tuple[list[RankedValue], list[RankedValue]]:
+    """Sessions per path of their first and of their last page view; at the same instant, the
+    path that sorts first is the entry and the one that sorts last the exit."""
+    views: defaultdict[int, list[tuple[datetime, str]]] = defaultdict(list)
+    for event in events:
+        if event["type"] == PAGE_VIEW:
+            views[event["session_id"]].append((event["occurred_at"], event["path"]))
+    entries = Counter(min(seen)[1] for seen in views.values())
+    exits = Counter(max(seen)[1] for seen in views.values())
+    return _ranked(entries, limit), _ranked(exits, limit)
 
 
 def traffic_stats(
@@ -80,6 +129,7 @@ def traffic_stats(
         sessions_with_page_view=sum(1 for n in views_per_session.values() if n >= 1),
         bounced_sessions=sum(1 for n in views_per_session.values() if n == 1),
     )
+    entry_pages, exit_pages = _entries_and_exits(events, limit)
     screens = Counter((session["screen_width"], session["screen_height"]) for session in active)
     screen_order = sorted(
         screens.items(),
@@ -116,6 +166,9 @@ def traffic_stats(
             )
             for column in SESSION_DIMENSIONS
         },
+        entry_pages=entry_pages,
+        exit_pages=exit_pages,
+        visit_duration=_durations(events),
         previous_totals=traffic_stats(
             project_id=project_id,
             time_range=time_range.previous,

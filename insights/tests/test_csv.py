@@ -98,6 +98,23 @@ def test_session_lists_and_screens_have_their_own_columns(admin_client, day):
     assert rows(admin_client.get(f"{csv_url(project, 'browsers')}?{RANGE}"))[1:] == [["Chrome", "1"], ["Safari", "1"]]
 
 
+def test_entry_and_exit_pages_count_sessions_per_first_and_last_page_view(admin_client, day):
+    project = day.project
+    # The Chrome session went from / to /pricing, the Safari one saw /pricing only.
+    assert rows(admin_client.get(f"{csv_url(project, 'entry-pages')}?{RANGE}")) == [
+        ["path", "sessions"],
+        ["/", "1"],
+        ["/pricing", "1"],
+    ]
+    assert rows(admin_client.get(f"{csv_url(project, 'exit-pages')}?{RANGE}")) == [
+        ["path", "sessions"],
+        ["/pricing", "2"],
+    ]
+    response = admin_client.get(f"{csv_url(project, 'entry-pages')}?{RANGE}&browser=Safari")
+    assert rows(response) == [["path", "sessions"], ["/pricing", "1"]]
+    assert response["Content-Disposition"] == 'attachment; filename="shop-entry-pages-2025-03-10-to-2025-03-10.csv"'
+
+
 def test_the_filters_of_the_page_apply(admin_client, day):
     response = admin_client.get(f"{csv_url(day.project, 'paths')}?{RANGE}&browser=Safari")
     assert rows(response) == [["path", "page_views"], ["/pricing", "1"]]
@@ -112,7 +129,7 @@ def test_the_dashboard_links_every_list_to_its_csv_with_the_range_and_filters(ad
     for name in CSV_LISTS:
         query = "range=custom&amp;from=2025-03-10&amp;to=2025-03-10&amp;browser=Chrome"
         assert f'href="{csv_url(day.project, name)}?{query}"' in html, name
-    assert len(CSV_LISTS) == 12
+    assert len(CSV_LISTS) == 14
 
 
 @pytest.mark.parametrize(

@@ -126,6 +126,17 @@ def test_the_stats_endpoint_answers_the_hand_counted_numbers(traffic, admin_api)
         {"width": None, "height": None, "sessions": 2},
         {"width": 390, "height": 844, "sessions": 1},
     ]
+    # Entries: s1, s2 and s5 at / (s5's earlier view is before the range), s3 at /docs; exits:
+    # s1 at /pricing, s2, s3 and s5 at /. s4 viewed no page.
+    assert body["entryPages"] == [{"path": "/", "sessions": 3}, {"path": "/docs", "sessions": 1}]
+    assert body["exitPages"] == [{"path": "/", "sessions": 3}, {"path": "/pricing", "sessions": 1}]
+    # s1 22 min, s3 32 min; s2, s4 and s5 one event each in the range: 0, 0, 0, 1320, 1920 s.
+    assert body["visitDuration"] == {
+        "sessions": 5,
+        "singleEventSessions": 3,
+        "medianSeconds": 0.0,
+        "meanSeconds": 648.0,
+    }
 
 
 def test_hourly_buckets_count_a_session_in_every_hour_it_was_active(traffic, admin_api):
@@ -178,6 +189,13 @@ def test_an_empty_range_has_zeros_and_no_undefined_ratios(tenant, admin_api):
     assert body["totals"]["bounceRate"] is None
     assert [row["pageViews"] for row in body["series"]] == [0, 0]
     assert body["topPaths"] == []
+    assert (body["entryPages"], body["exitPages"]) == ([], [])
+    assert body["visitDuration"] == {
+        "sessions": 0,
+        "singleEventSessions": 0,
+        "medianSeconds": None,
+        "meanSeconds": None,
+    }
 
 
 def test_the_default_is_the_last_seven_days_per_day_today_included(tenant, admin_api):
