@@ -182,15 +182,16 @@ def test_the_visitors_rows_are_found_through_indexes(visitors):
     lock_plan, erase_plan = plans
     assert "session_anon_id" in lock_plan
     # Every day partition with rows is probed by session, none read whole or through the
-    # project's time or page index; only a partition of a few pages (today's, the days ahead,
-    # the default one with the generator's stray hours) is read whole.
+    # project's time or page index; only a table of a few rows (today's partition, the days
+    # ahead, the default one with the generator's stray hours, the event ids) is read whole.
+    # Rows are counted rather than pages: earlier tests' rolled-back rows leave dead pages.
     assert "occurred_at_idx" not in erase_plan and "md5" not in erase_plan, erase_plan
     assert erase_plan.count("_session_id_idx on ingest_event_p") >= 4, erase_plan
     assert erase_plan.count("_session_id_idx on ingest_movementsample_p") >= 4, erase_plan
     with connection.cursor() as cursor:
         for table in set(re.findall(r"Seq Scan on (\w+)", erase_plan)) - {"ingest_sessionhour"}:
-            cursor.execute("SELECT pg_relation_size(%s)", [table])
-            assert cursor.fetchone()[0] <= 16 * 8192, (table, erase_plan)
+            cursor.execute(f"SELECT count(*) FROM {table}")
+            assert cursor.fetchone()[0] <= 200, (table, erase_plan)
         # Session-hour rows are found by their whole key (on a table this small, reading it
         # all is cheaper; on a real one, the key is what makes it cheap).
         cursor.execute("SET LOCAL enable_seqscan = off")
