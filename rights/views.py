@@ -102,7 +102,9 @@ class ExportView(AdminApiView):
         project = get_project(project_id=project_id)
         kind = parse_choice("kind", request.GET.get("kind"), ExportKind)
         output = parse_choice("format", request.GET.get("format"), ExportFormat)
-        time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now())
+        time_range = parse_range(
+            request.GET.get("from"), request.GET.get("to"), now=timezone.now(), time_zone=project.time_zone
+        )
         services.record_export(
             project=project, kind=kind, time_range=time_range, output=output, actor=admin_key_actor(), via="api"
         )
