@@ -32,7 +32,7 @@ from insights.charts import series_chart
 from insights.filters import COLUMN_PARAMETERS, as_parameters, parse_filters
 from insights.heatmap_png import STOPS, render_heatmap_png
 from insights.serializers import RealtimeSerializer
-from insights.time_ranges import Interval, TimeRange, local_time, parse_interval, parse_range, today
+from insights.time_ranges import Interval, TimeRange, local_date, local_time, parse_interval, parse_range
 from projects.admin import ProjectAdmin
 from projects.models import Project
 from projects.selectors import get_project
@@ -114,7 +114,7 @@ def _viewable_project(request: HttpRequest, object_id: str, model_admin: admin.M
 def _preset_bounds(preset: str, now: datetime, time_zone: str) -> tuple[str, str]:
     """`from` and `to` dates of a preset: the last N days of the project's zone, today included."""
     days = PRESETS[preset][1]
-    last = today(now, time_zone)
+    last = local_date(now, time_zone)
     return (last - timedelta(days=days - 1)).isoformat(), last.isoformat()
 
 
@@ -418,8 +418,8 @@ def csv_view(request: HttpRequest, object_id: str, list_name: str, *, model_admi
     writer = csv.writer(out)
     writer.writerow(heading)
     writer.writerows([_cell(value) for value in row] for row in rows)
-    first_day = today(time_range.start, time_range.time_zone)
-    last_day = today(time_range.end - timedelta(microseconds=1), time_range.time_zone)
+    first_day = local_date(time_range.start, time_range.time_zone)
+    last_day = local_date(time_range.end - timedelta(microseconds=1), time_range.time_zone)
     name = f"{slugify(project.name) or 'project'}-{list_name}-{first_day}-to-{last_day}.csv"
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'

@@ -102,14 +102,14 @@ def _parse_moment(field: str, raw: str, *, end_of_day: bool, time_zone: str) -> 
         ) from None
 
 
-def today(now: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> date:
-    """The local date of the instant in the zone."""
-    return local_time(now, time_zone).date()
+def local_date(moment: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> date:
+    """The date of the instant in the zone: with `now`, the zone's today."""
+    return local_time(moment, time_zone).date()
 
 
 def today_end(now: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
     """The first instant of tomorrow in the zone: ranges that end "today" include all of today."""
-    return day_start(today(now, time_zone) + timedelta(days=1), time_zone)
+    return day_start(local_date(now, time_zone) + timedelta(days=1), time_zone)
 
 
 def parse_interval(raw: str | None, *, default: Interval = Interval.DAY) -> Interval:
@@ -195,7 +195,7 @@ def bucket_starts(time_range: TimeRange, interval: Interval) -> list[datetime]:
             starts.append(moment)
             moment += interval.step
         return starts
-    starts, day = [], today(time_range.start, time_range.time_zone)
+    starts, day = [], local_date(time_range.start, time_range.time_zone)
     while (moment := day_start(day, time_range.time_zone)) < time_range.end:
         starts.append(moment)
         if day == date.max:  # the range ends before the next day; it cannot be written
@@ -206,7 +206,7 @@ def bucket_starts(time_range: TimeRange, interval: Interval) -> list[datetime]:
 
 def bucket_of(moment: datetime, interval: Interval, time_zone: str) -> datetime:
     """The start of the UTC hour or local day that holds the instant."""
-    return floor_hour(moment) if interval is Interval.HOUR else day_start(today(moment, time_zone), time_zone)
+    return floor_hour(moment) if interval is Interval.HOUR else day_start(local_date(moment, time_zone), time_zone)
 
 
 def hours_across_days(time_range: TimeRange) -> list[datetime]:
