@@ -133,7 +133,9 @@ class TrafficStatsSerializer(ResponseShape):
     )
     interval = serializers.ChoiceField(choices=[str(choice) for choice in Interval])
     totals = TotalsSerializer()
-    previousFrom = Timestamp(source="time_range.previous.start", help_text="The previous period: as long, just before.")
+    previousFrom = Timestamp(
+        source="time_range.previous.start", help_text="The previous period: as long on the local clock, just before."
+    )
     previousTo = Timestamp(source="time_range.previous.end")
     previousTotals = TotalsSerializer(
         source="previous_totals", help_text="The totals of the previous period, with the same filters."

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from analytics.errors import ApiError, invalid_field
 from analytics.http import iso
 from ingest.hours import ceil_hour, floor_hour
+from projects.models import DEFAULT_TIME_ZONE
 
 
 class Interval(StrEnum):
@@ -35,7 +36,6 @@ LATEST_END = datetime(9999, 12, 31, tzinfo=UTC)
 MAX_RANGE = {Interval.HOUR: timedelta(days=31), Interval.DAY: timedelta(days=366)}
 
 
-DEFAULT_TIME_ZONE = "UTC"
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -22,7 +23,7 @@ from projects.models import (
     AuditEntry,
     FilteredBotHour,
     Project,
-    time_zone_names,
+    validate_time_zone,
 )
 from projects.origins import normalise_origins
 from projects.selectors import KEY_PREFIX, is_well_formed_key, key_cache_key
@@ -74,8 +75,10 @@ def _clean_retention_days(days: int | None) -> int | None:
 
 
 def _clean_time_zone(name: str) -> str:
-    if name not in time_zone_names():
-        raise invalid_field("timeZone", "must be an IANA time zone name, such as Europe/Berlin or UTC")
+    try:
+        validate_time_zone(name)
+    except ValidationError as exc:
+        raise invalid_field("timeZone", exc.messages[0]) from None
     return name
 
 
