@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://... .venv/bin/python bench/insights.py PROJECT [--runs 5] [--filter browser=Chrome]
 
 Runs every selector the dashboard and GET /stats call, plus the click heatmap and scroll
-depth of the home page, for today, the last 7 and the last 30 days and the 7 days up to now; prints one line per
-query and range with the median, fastest and slowest of the warm runs (one cold run first).
+depth of the home page, for today, the last 7 and the last 30 days (days of the project's
+time zone) and the 7 days up to now; prints one line per query and range with the median,
+fastest and slowest of the warm runs (one cold run first).
 With --filter (repeatable, the stats' query parameters), the stats queries count only the
 matching sessions, as the filtered dashboard does; heatmaps are never filtered.
 """
@@ -31,7 +32,7 @@ from django.http import QueryDict  # noqa: E402
 
 from insights import heatmaps, selectors  # noqa: E402
 from insights.filters import parse_filters  # noqa: E402
-from insights.time_ranges import Interval, TimeRange, today_end  # noqa: E402
+from insights.time_ranges import Interval, TimeRange, local_date, parse_range  # noqa: E402
 from projects.selectors import get_project_by_id_or_name  # noqa: E402
 
 
@@ -52,22 +53,28 @@ def main() -> None:
     parser.add_argument("--path", default="/")
     parser.add_argument("--filter", action="append", default=[], help="a stats filter, such as browser=Chrome")
     args = parser.parse_args()
-    project_id = get_project_by_id_or_name(ref=args.project).id
+    project = get_project_by_id_or_name(ref=args.project)
     filters = parse_filters(QueryDict("&".join(args.filter)))
     now = datetime.now(UTC)
-    end = today_end(now)
-    # Whole days as the dashboard asks for them, and a range that ends now, whose partial
-    # first and last hours are read from raw events.
+    zone = project.time_zone
+    last = local_date(now, zone)
+
+    def days(count: int) -> TimeRange:
+        first = (last - timedelta(days=count - 1)).isoformat()
+        return parse_range(first, last.isoformat(), now=now, time_zone=zone)
+
+    # Whole days of the project's zone as the dashboard asks for them, and a range that ends
+    # now, whose partial first and last hours are read from raw events.
     ranges = {
-        "today": (end - timedelta(days=1), end),
-        "7 days": (end - timedelta(days=7), end),
-        "30 days": (end - timedelta(days=30), end),
-        "7 days to now": (now - timedelta(days=7), now),
+        "today": days(1),
+        "7 days": days(7),
+        "30 days": days(30),
+        "7 days to now": TimeRange(start=now - timedelta(days=7), end=now, time_zone=zone),
     }
-    for label, (start, stop) in ranges.items():
-        scope = {"project_id": project_id, "time_range": TimeRange(start=start, end=stop)}
+    for label, time_range in ranges.items():
+        scope = {"project_id": project.id, "time_range": time_range}
         filtered = {**scope, "filters": filters}
-        interval = Interval.HOUR if stop - start <= timedelta(days=1) else Interval.DAY
+        interval = Interval.HOUR if time_range.duration <= timedelta(days=1, hours=1) else Interval.DAY
         queries = {
             "traffic_stats (all)": partial(selectors.traffic_stats, **filtered, interval=interval),
             "session_rollup": partial(selectors.session_rollup, **filtered),

@@ -33,7 +33,7 @@ from insights.filters import COLUMN_PARAMETERS, as_parameters, parse_filters
 from insights.heatmap_png import STOPS, render_heatmap_png
 from insights.overlay import TOKEN_LIFETIME, issue_overlay_token, overlay_link
 from insights.serializers import RealtimeSerializer
-from insights.time_ranges import Interval, TimeRange, parse_interval, parse_range
+from insights.time_ranges import Interval, TimeRange, local_date, local_time, parse_interval, parse_range
 from projects.admin import ProjectAdmin
 from projects.models import Project
 from projects.selectors import get_project
@@ -115,19 +115,21 @@ def _viewable_project(request: HttpRequest, object_id: str, model_admin: admin.M
     return project
 
 
-def _preset_bounds(preset: str, now: datetime) -> tuple[str, str]:
-    """`from` and `to` dates of a preset: the last N days, today included."""
+def _preset_bounds(preset: str, now: datetime, time_zone: str) -> tuple[str, str]:
+    """`from` and `to` dates of a preset: the last N days of the project's zone, today included."""
     days = PRESETS[preset][1]
-    today = now.date()
-    return (today - timedelta(days=days - 1)).isoformat(), today.isoformat()
+    last = local_date(now, time_zone)
+    return (last - timedelta(days=days - 1)).isoformat(), last.isoformat()
 
 
-def _chosen_range(request: HttpRequest) -> tuple[dict[str, Any], TimeRange, Interval, str | None]:
-    """The picker's state, the range and interval it means, and an error to show if any.
+def _chosen_range(request: HttpRequest, project: Project) -> tuple[dict[str, Any], TimeRange, Interval, str | None]:
+    """The picker's state, the range and interval it means (in the project's time zone), and
+    an error to show if any.
 
     A bad choice falls back to the default preset, with the error shown above the numbers.
     """
     now = timezone.now()
+    zone = project.time_zone
     preset = request.GET.get("range") or DEFAULT_PRESET
     if preset not in PRESETS and preset != CUSTOM:
         preset = DEFAULT_PRESET
@@ -136,17 +138,17 @@ def _chosen_range(request: HttpRequest) -> tuple[dict[str, Any], TimeRange, Inte
     error = None
     try:
         if preset != CUSTOM:
-            raw_from, raw_to = _preset_bounds(preset, now)
-        time_range = parse_range(raw_from, raw_to, now=now)
+            raw_from, raw_to = _preset_bounds(preset, now, zone)
+        time_range = parse_range(raw_from, raw_to, now=now, time_zone=zone)
         default_interval = Interval.HOUR if time_range.duration <= HOURLY_UP_TO else Interval.DAY
         interval = parse_interval(picked_interval, default=default_interval)
-        time_range = parse_range(raw_from, raw_to, now=now, interval=interval)
+        time_range = parse_range(raw_from, raw_to, now=now, interval=interval, time_zone=zone)
     except ApiError as exc:
         error = exc.message
         preset, picked_interval = DEFAULT_PRESET, ""
-        raw_from, raw_to = _preset_bounds(preset, now)
+        raw_from, raw_to = _preset_bounds(preset, now, zone)
         interval = Interval.DAY
-        time_range = parse_range(raw_from, raw_to, now=now, interval=interval)
+        time_range = parse_range(raw_from, raw_to, now=now, interval=interval, time_zone=zone)
     picker = {
         "range": preset,
         "from": raw_from,
@@ -241,7 +243,8 @@ def _cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
     previous = stats.previous_totals
     change = stats.change
     since = stats.time_range.previous
-    period = f"{since.start:%Y-%m-%d %H:%M} to {since.end:%Y-%m-%d %H:%M} UTC"
+    zone = since.time_zone
+    period = f"{local_time(since.start, zone):%Y-%m-%d %H:%M} to {local_time(since.end, zone):%Y-%m-%d %H:%M} {zone}"
     return [
         {
             "label": label,
@@ -290,7 +293,7 @@ def _csv_urls(project: Project, page_query: dict[str, str]) -> dict[str, str]:
 
 def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
     project = _viewable_project(request, object_id, model_admin)
-    picker, time_range, interval, error = _chosen_range(request)
+    picker, time_range, interval, error = _chosen_range(request, project)
     filters, filter_error = _chosen_filters(request)
     stats = selectors.traffic_stats(project_id=project.id, time_range=time_range, interval=interval, filters=filters)
     compare = request.GET.get("compare") == COMPARE_PREVIOUS
@@ -329,7 +332,7 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         filter_error=filter_error,
         stats=stats,
         cards=[*_cards(stats), *_duration_cards(stats)],
-        chart=series_chart(stats.series, interval, previous=previous_series),
+        chart=series_chart(stats.series, interval, time_zone=project.time_zone, previous=previous_series),
         compare=compare,
         compare_url=f"?{urlencode({**range_query, **filter_query, **toggled})}",
         export_query=urlencode({"from": iso(time_range.start), "to": iso(time_range.end)}),
@@ -357,7 +360,7 @@ def _heatmap_choice(request: HttpRequest) -> tuple[str, heatmaps.HeatmapKind]:
 def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
     project = _viewable_project(request, object_id, model_admin)
     path_, kind = _heatmap_choice(request)
-    picker, time_range, _interval, error = _chosen_range(request)
+    picker, time_range, _interval, error = _chosen_range(request, project)
     heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path_, kind=kind, time_range=time_range)
     depth = heatmaps.scroll_depth(project_id=project.id, path=path_, time_range=time_range)
     range_query = _range_query(picker)
@@ -397,7 +400,7 @@ def heatmap_view(request: HttpRequest, object_id: str, *, model_admin: admin.Mod
 def heatmap_image_view(request: HttpRequest, object_id: str, *, model_admin: admin.ModelAdmin) -> HttpResponse:
     project = _viewable_project(request, object_id, model_admin)
     path_, kind = _heatmap_choice(request)
-    _picker, time_range, _interval, _error = _chosen_range(request)
+    _picker, time_range, _interval, _error = _chosen_range(request, project)
     heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path_, kind=kind, time_range=time_range)
     return HttpResponse(render_heatmap_png(heatmap), content_type="image/png")
 
@@ -443,7 +446,7 @@ def csv_view(request: HttpRequest, object_id: str, list_name: str, *, model_admi
     project = _viewable_project(request, object_id, model_admin)
     if list_name not in CSV_LISTS:
         raise Http404(f"No list named {list_name!r}.")
-    _picker, time_range, _interval, error = _chosen_range(request)
+    _picker, time_range, _interval, error = _chosen_range(request, project)
     try:
         filters = parse_filters(request.GET)
     except ApiError as exc:
@@ -455,8 +458,9 @@ def csv_view(request: HttpRequest, object_id: str, list_name: str, *, model_admi
     writer = csv.writer(out)
     writer.writerow(heading)
     writer.writerows([_cell(value) for value in row] for row in rows)
-    last_day = (time_range.end - timedelta(microseconds=1)).date()
-    name = f"{slugify(project.name) or 'project'}-{list_name}-{time_range.start.date()}-to-{last_day}.csv"
+    first_day = local_date(time_range.start, time_range.time_zone)
+    last_day = local_date(time_range.end - timedelta(microseconds=1), time_range.time_zone)
+    name = f"{slugify(project.name) or 'project'}-{list_name}-{first_day}-to-{last_day}.csv"
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

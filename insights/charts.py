@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from analytics.charts import Slots, Tick, points, value_axis
 from insights.selectors import Bucket
-from insights.time_ranges import Interval
+from insights.time_ranges import Interval, local_time
 
 WIDTH = 960
 HEIGHT = 260
@@ -43,11 +43,15 @@ class SeriesChart:
     x_ticks: list[Tick]
 
 
-def _label(bucket: Bucket, interval: Interval) -> str:
-    return bucket.start.strftime("%d %b %H:00" if interval is Interval.HOUR else "%a %d %b")
+def _label(bucket: Bucket, interval: Interval, time_zone: str) -> str:
+    """The bucket's start on the project's clock: an hour of a zone 30 minutes off UTC
+    starts at :30."""
+    return local_time(bucket.start, time_zone).strftime("%d %b %H:%M" if interval is Interval.HOUR else "%a %d %b")
 
 
-def series_chart(series: list[Bucket], interval: Interval, *, previous: list[Bucket] | None = None) -> SeriesChart:
+def series_chart(
+    series: list[Bucket], interval: Interval, *, time_zone: str, previous: list[Bucket] | None = None
+) -> SeriesChart:
     bottom = HEIGHT - BOTTOM
     # A previous bucket beyond this period's last one has no place on the chart.
     earlier = (previous or [])[: len(series)]
@@ -61,9 +65,11 @@ def series_chart(series: list[Bucket], interval: Interval, *, previous: list[Buc
             y=axis.y(bucket.page_views),
             width=round(slots.slot * 0.8, 1),
             height=round(bottom - axis.y(bucket.page_views), 1),
-            title=f"{_label(bucket, interval)} UTC: {bucket.page_views} page views, {bucket.sessions} sessions"
+            title=f"{_label(bucket, interval, time_zone)} {time_zone}: {bucket.page_views} page views, "
+            f"{bucket.sessions} sessions"
             + (
-                f" (previous period, {_label(earlier[index], interval)}: {earlier[index].page_views} page views)"
+                f" (previous period, {_label(earlier[index], interval, time_zone)}: "
+                f"{earlier[index].page_views} page views)"
                 if index < len(earlier)
                 else ""
             ),
@@ -83,7 +89,7 @@ def series_chart(series: list[Bucket], interval: Interval, *, previous: list[Buc
         ),
         y_ticks=axis.ticks(lambda value: f"{round(value):,}"),
         x_ticks=[
-            Tick(position=slots.centre(index), label=_label(series[index], interval))
+            Tick(position=slots.centre(index), label=_label(series[index], interval, time_zone))
             for index in slots.labelled(X_LABELS)
         ],
     )

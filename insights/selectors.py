@@ -31,7 +31,15 @@ from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMinute
 
 from ingest.models import SESSION_DIMENSIONS, Event, HourlyCount, HourlyCountDelta, Session, SessionHour
-from insights.time_ranges import Interval, TimeRange, bucket_starts, outside_whole_hours, whole_hours
+from insights.time_ranges import (
+    Interval,
+    TimeRange,
+    bucket_of,
+    bucket_starts,
+    hours_across_days,
+    outside_whole_hours,
+    whole_hours,
+)
 from projects.models import FilteredBotHour
 
 PAGE_VIEW = "page_view"
@@ -521,44 +529,81 @@ def session_pages_and_durations(
 # Sessions per bucket: a session's only row counts once in its bucket (rows are counted per
 # hour first, so that the time zone arithmetic of date_trunc runs once per hour rather than
 # once per row); the rows of sessions that span hours and the raw events at the edges are
-# first reduced to (bucket, session) pairs.
+# first reduced to (bucket, session) pairs. Buckets are UTC hours, or days of the project's
+# zone; the hours in which such a day begins mid-hour are read from raw events, like the edges:
+# one index scan per hour, in the day partition that holds it (OFFSET 0 keeps the scan inside
+# the loop over the hours; the bounds of all the hours leave out the partitions outside them
+# when planning). A condition per hour instead cost seconds of planning over a year of
+# partitions, and a plain join the planner may turn into a scan of every event.
 ROLLUP_SERIES_SQL = f"""
-SELECT date_trunc(%s, moment, 'UTC') AS bucket, SUM(page_views), SUM(sessions)
+SELECT date_trunc(%s, moment, %s) AS bucket, SUM(page_views), SUM(sessions)
 FROM (
     SELECT hour AS moment, SUM(page_views) AS page_views, COUNT(*) AS sessions
     FROM {SESSION_HOUR}
-    WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours {{matching}}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND NOT spans_hours {{matching}} {{split_hours}}
     GROUP BY hour
     UNION ALL
     SELECT bucket, SUM(page_views), 1
     FROM (
-        SELECT date_trunc(%s, hour, 'UTC') AS bucket, session_id, page_views
-        FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours {{matching}}
+        SELECT date_trunc(%s, hour, %s) AS bucket, session_id, page_views
+        FROM {SESSION_HOUR}
+        WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours {{matching}} {{split_hours}}
         UNION ALL
-        SELECT date_trunc(%s, e.occurred_at, 'UTC'), e.session_id, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END
+        SELECT date_trunc(%s, e.occurred_at, %s), e.session_id, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END
         FROM {{edge_events}} WHERE e.project_id = %s AND ({{edges}}) {{session_matching}}
+        {{split_events}}
     ) parts
     GROUP BY bucket, session_id
 ) counted
 GROUP BY 1
+"""
+SPLIT_EVENTS_SQL = f"""
+        UNION ALL
+        SELECT date_trunc(%s, in_hour.occurred_at, %s), in_hour.session_id, in_hour.view
+        FROM unnest(%s::timestamptz[]) AS split(hour) CROSS JOIN LATERAL (
+            SELECT e.occurred_at, e.session_id, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END AS view
+            FROM {{edge_events}}
+            WHERE e.project_id = %s AND e.occurred_at >= split.hour AND e.occurred_at < split.hour + interval '1 hour'
+                AND e.occurred_at >= %s AND e.occurred_at < %s {{session_matching}}
+            OFFSET 0
+        ) in_hour
 """
 
 
 def traffic_series(
     *, project_id: uuid.UUID, time_range: TimeRange, interval: Interval, filters: Filters = NO_FILTERS
 ) -> list[Bucket]:
-    """Page views and active sessions per UTC hour or day; empty buckets are included."""
+    """Page views and active sessions per UTC hour or per day of the range's time zone;
+    empty buckets are included."""
     hour_params, edges, edge_params = _split(project_id, time_range)
     matching, match_params = _matching(filters)
     edge_events, session_matching, session_params = _edge_events(filters)
-    unit = str(interval)
+    # Hours are UTC hours whatever the zone: the rollups count per UTC hour.
+    bucket = [str(interval), time_range.time_zone if interval is Interval.DAY else "UTC"]
+    split = hours_across_days(time_range) if interval is Interval.DAY else []
+    split_hours, split_params, split_events, split_event_params = "", [], "", []
+    if split:
+        split_hours, split_params = "AND hour <> ALL(%s)", [split]
+        split_events = SPLIT_EVENTS_SQL.format(edge_events=edge_events, session_matching=session_matching)
+        split_event_params = [*bucket, split, project_id, split[0], split[-1] + Interval.HOUR.step, *session_params]
     sql = ROLLUP_SERIES_SQL.format(
-        edges=edges, matching=matching, edge_events=edge_events, session_matching=session_matching
+        edges=edges,
+        matching=matching,
+        split_hours=split_hours,
+        edge_events=edge_events,
+        session_matching=session_matching,
+        split_events=split_events,
     )
-    params = [unit, *hour_params, *match_params, unit, *hour_params, *match_params, unit, *edge_params]
+    rollup_params = [*hour_params, *match_params, *split_params]
+    params = [*bucket, *rollup_params, *bucket, *rollup_params, *bucket, *edge_params, *session_params]
     with _aggregate_cursor() as cursor:
-        cursor.execute(sql, [*params, *session_params])
-        found = {bucket: (int(views), int(sessions)) for bucket, views, sessions in cursor.fetchall()}
+        cursor.execute(sql, [*params, *split_event_params])
+        # Keyed by the bucket's start as bucket_starts writes it, whichever way the database
+        # resolves a local midnight the clocks repeat.
+        found = {
+            bucket_of(start, interval, time_range.time_zone): (int(views), int(sessions))
+            for start, views, sessions in cursor.fetchall()
+        }
     return [
         Bucket(start=start, page_views=found.get(start, (0, 0))[0], sessions=found.get(start, (0, 0))[1])
         for start in bucket_starts(time_range, interval)

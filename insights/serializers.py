@@ -147,10 +147,15 @@ class TrafficStatsSerializer(ResponseShape):
     projectId = serializers.UUIDField(source="project_id")
     from_ = Timestamp(source="time_range.start")
     to = Timestamp(source="time_range.end")
-    timeZone = Constant("UTC")
+    timeZone = serializers.CharField(
+        source="time_range.time_zone",
+        help_text="The project's IANA time zone: dates in `from` and `to` are its days, and so are the day buckets.",
+    )
     interval = serializers.ChoiceField(choices=[str(choice) for choice in Interval])
     totals = TotalsSerializer()
-    previousFrom = Timestamp(source="time_range.previous.start", help_text="The previous period: as long, just before.")
+    previousFrom = Timestamp(
+        source="time_range.previous.start", help_text="The previous period: as long on the local clock, just before."
+    )
     previousTo = Timestamp(source="time_range.previous.end")
     previousTotals = TotalsSerializer(
         source="previous_totals", help_text="The totals of the previous period, with the same filters."
@@ -221,7 +226,10 @@ class HeatmapSerializer(ResponseShape):
     kind = serializers.ChoiceField(choices=[str(choice) for choice in heatmaps.HeatmapKind], source="heatmap.kind")
     from_ = Timestamp(source="heatmap.time_range.start")
     to = Timestamp(source="heatmap.time_range.end")
-    timeZone = Constant("UTC")
+    timeZone = serializers.CharField(
+        source="heatmap.time_range.time_zone",
+        help_text="The project's IANA time zone: dates in `from` and `to` are its days.",
+    )
     referenceWidth = Constant(heatmaps.REFERENCE_WIDTH)
     cellSize = Constant(heatmaps.CELL)
     columns = Constant(heatmaps.COLUMNS)

@@ -1,8 +1,10 @@
 """Reporting ranges: what `from`, `to` and `interval` mean, for the API and the admin alike.
 
-Everything is in UTC. A range is half-open, [start, end). A bare date in `from` means that
-day's first instant; a bare date in `to` includes that whole day, so `from=2025-03-01&to=2025-03-07`
-is seven full days. A datetime is taken as the exact instant (without an offset it is UTC).
+A range is half-open, [start, end), between UTC instants, read in its project's time zone: a
+bare date in `from` means the first instant of that local day; a bare date in `to` includes
+that whole local day, so `from=2025-03-01&to=2025-03-07` is seven full local days (one of them
+23 or 25 hours long when the clocks change in between). A datetime is taken as the exact
+instant; without an offset it is local time. Days are local days, hours are UTC hours.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from analytics.errors import ApiError, invalid_field
 from analytics.http import iso
 from ingest.hours import ceil_hour, floor_hour
+from projects.models import DEFAULT_TIME_ZONE
 
 
 class Interval(StrEnum):
@@ -26,16 +30,44 @@ class Interval(StrEnum):
 
 
 DEFAULT_DAYS = 7
-# Bounds the number of buckets a chart or an answer can hold (744 hours, 366 days).
-# The walk over a range's buckets steps past its end by up to a day, which must stay a datetime.
+# Bounds the number of buckets a chart or an answer can hold (744 hours, or 745 when the
+# clocks go back; 366 days), measured on the local clock.
 LATEST_END = datetime(9999, 12, 31, tzinfo=UTC)
 MAX_RANGE = {Interval.HOUR: timedelta(days=31), Interval.DAY: timedelta(days=366)}
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def earliest(time_zone: str) -> datetime:
+    """The first instant a range may start at: its local time and its local day's first
+    instant must be datetimes too, which a day's margin ensures in any zone."""
+    return EARLIEST if time_zone == DEFAULT_TIME_ZONE else EARLIEST + timedelta(days=1)
+
+
+def local_time(moment: datetime, time_zone: str) -> datetime:
+    """The wall-clock time (naive) of an instant in the zone."""
+    return moment.astimezone(ZoneInfo(time_zone)).replace(tzinfo=None)
+
+
+def instant(wall: datetime, time_zone: str) -> datetime:
+    """The UTC instant of a wall-clock time in the zone. A time the clocks skip is read with
+    the offset before the change, so a skipped midnight gives the day's first instant; a time
+    they repeat is its first occurrence."""
+    return wall.replace(tzinfo=ZoneInfo(time_zone), fold=0).astimezone(UTC)
+
+
+def day_start(day: date, time_zone: str) -> datetime:
+    """The first instant (UTC) of a local day."""
+    return instant(datetime.combine(day, time.min), time_zone)
 
 
 @dataclass(frozen=True)
 class TimeRange:
     start: datetime
     end: datetime
+    # The IANA name of the zone whose days the range's day buckets are.
+    time_zone: str = DEFAULT_TIME_ZONE
 
     @property
     def duration(self) -> timedelta:
@@ -43,23 +75,26 @@ class TimeRange:
 
     @property
     def previous(self) -> TimeRange:
-        """The range of the same length just before this one (the trends' comparison);
-        clamped at the first instant a datetime can hold."""
-        earliest = datetime.min.replace(tzinfo=UTC)
-        start = earliest if self.start - earliest < self.duration else self.start - self.duration
-        return TimeRange(start=start, end=self.start)
+        """The range just before this one, as long on the local clock (the trends'
+        comparison): seven local days before seven local days, whatever hours the clocks
+        gained or lost; clamped at the first instant a datetime can hold."""
+        try:
+            first, last = local_time(self.start, self.time_zone), local_time(self.end, self.time_zone)
+            start = instant(first - (last - first), self.time_zone)
+        except OverflowError:
+            start = EARLIEST
+        return TimeRange(start=max(start, earliest(self.time_zone)), end=self.start, time_zone=self.time_zone)
 
 
-def _parse_moment(field: str, raw: str, *, end_of_day: bool) -> datetime:
+def _parse_moment(field: str, raw: str, *, end_of_day: bool, time_zone: str) -> datetime:
     raw = raw.strip()
     try:
         if len(raw) == len("YYYY-MM-DD"):
             day = date.fromisoformat(raw)
-            moment = datetime.combine(day, time.min, tzinfo=UTC)
-            return moment + timedelta(days=1) if end_of_day else moment
+            return day_start(day + timedelta(days=1) if end_of_day else day, time_zone)
         moment = datetime.fromisoformat(raw)
         if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
+            return instant(moment, time_zone)
         return moment.astimezone(UTC)
     except (ValueError, OverflowError):
         raise invalid_field(
@@ -67,9 +102,14 @@ def _parse_moment(field: str, raw: str, *, end_of_day: bool) -> datetime:
         ) from None
 
 
-def today_end(now: datetime) -> datetime:
-    """The first instant of tomorrow (UTC): ranges that end "today" include all of today."""
-    return datetime.combine(now.astimezone(UTC).date() + timedelta(days=1), time.min, tzinfo=UTC)
+def local_date(moment: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> date:
+    """The date of the instant in the zone: with `now`, the zone's today."""
+    return local_time(moment, time_zone).date()
+
+
+def today_end(now: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
+    """The first instant of tomorrow in the zone: ranges that end "today" include all of today."""
+    return day_start(local_date(now, time_zone) + timedelta(days=1), time_zone)
 
 
 def parse_interval(raw: str | None, *, default: Interval = Interval.DAY) -> Interval:
@@ -87,21 +127,29 @@ def parse_range(
     *,
     now: datetime,
     interval: Interval | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
 ) -> TimeRange:
-    """The range asked for; by default the last DEFAULT_DAYS days, today included.
+    """The range asked for, read in the project's time zone; by default the last
+    DEFAULT_DAYS local days, today included.
 
     With an interval, the range must fit in MAX_RANGE for it, so a chart stays readable and
     the bucket list bounded.
     """
-    end = _parse_moment("to", raw_to, end_of_day=True) if raw_to else today_end(now)
+    end = _parse_moment("to", raw_to, end_of_day=True, time_zone=time_zone) if raw_to else today_end(now, time_zone)
     if end > LATEST_END:
         raise invalid_field("to", "is too late; give a date before 9999-12-31.")
     if raw_from:
-        start = _parse_moment("from", raw_from, end_of_day=False)
-    elif end > datetime.min.replace(tzinfo=UTC) + timedelta(days=DEFAULT_DAYS):
-        start = end - timedelta(days=DEFAULT_DAYS)
+        start = _parse_moment("from", raw_from, end_of_day=False, time_zone=time_zone)
+        if start < earliest(time_zone):
+            raise invalid_field("from", "is too early; give a date after 0001-01-02.")
     else:
-        raise invalid_field("to", "is too early; give a date after 0001-01-08.")
+        try:
+            # DEFAULT_DAYS days back on the local clock: a whole local day stays one.
+            start = instant(local_time(end, time_zone) - timedelta(days=DEFAULT_DAYS), time_zone)
+        except OverflowError:
+            start = EARLIEST
+        if start <= earliest(time_zone):
+            raise invalid_field("to", "is too early; give a date after 0001-01-08.")
     if start >= end:
         raise ApiError(
             400,
@@ -109,7 +157,8 @@ def parse_range(
             "`from` must be before `to` (a date in `to` includes that whole day).",
             details={"from": iso(start), "to": iso(end)},
         )
-    if interval is not None and end - start > MAX_RANGE[interval]:
+    # Measured on the local clock: 366 local days are 366 days, whatever the clocks did.
+    if interval is not None and local_time(end, time_zone) - local_time(start, time_zone) > MAX_RANGE[interval]:
         limit_days = MAX_RANGE[interval].days
         raise ApiError(
             400,
@@ -118,7 +167,7 @@ def parse_range(
             "shorten it or use a coarser interval.",
             details={"interval": str(interval), "maxDays": limit_days},
         )
-    return TimeRange(start=start, end=end)
+    return TimeRange(start=start, end=end, time_zone=time_zone)
 
 
 def whole_hours(time_range: TimeRange) -> TimeRange | None:
@@ -138,14 +187,33 @@ def outside_whole_hours(time_range: TimeRange) -> list[TimeRange]:
 
 
 def bucket_starts(time_range: TimeRange, interval: Interval) -> list[datetime]:
-    """The start of every hour or day (UTC) that the range touches, in order."""
+    """The start of every UTC hour, or local day of the range's zone, that the range touches,
+    in order (as UTC instants)."""
     if interval is Interval.HOUR:
-        first = time_range.start.replace(minute=0, second=0, microsecond=0)
-    else:
-        first = datetime.combine(time_range.start.date(), time.min, tzinfo=UTC)
-    starts = []
-    moment = first
-    while moment < time_range.end:
+        starts, moment = [], floor_hour(time_range.start)
+        while moment < time_range.end:
+            starts.append(moment)
+            moment += interval.step
+        return starts
+    starts, day = [], local_date(time_range.start, time_range.time_zone)
+    while (moment := day_start(day, time_range.time_zone)) < time_range.end:
         starts.append(moment)
-        moment += interval.step
+        if day == date.max:  # the range ends before the next day; it cannot be written
+            break
+        day += interval.step
     return starts
+
+
+def bucket_of(moment: datetime, interval: Interval, time_zone: str) -> datetime:
+    """The start of the UTC hour or local day that holds the instant."""
+    return floor_hour(moment) if interval is Interval.HOUR else day_start(local_date(moment, time_zone), time_zone)
+
+
+def hours_across_days(time_range: TimeRange) -> list[datetime]:
+    """The whole UTC hours of the range in which a local day begins (in zones 30 or 45
+    minutes off UTC): a rollup row of such an hour cannot be split between its two days."""
+    hours = whole_hours(time_range)
+    if hours is None:
+        return []
+    starts = bucket_starts(time_range, Interval.DAY)[1:]
+    return [floor_hour(moment) for moment in starts if hours.start <= floor_hour(moment) < moment < hours.end]

@@ -20,8 +20,16 @@ from projects.selectors import get_project
 
 HEATMAP_FORMATS = ("json", "png")
 RANGE_PARAMETERS = (
-    OpenApiParameter("from", str, description="ISO 8601 date or datetime (UTC without offset); default: 7 days ago."),
-    OpenApiParameter("to", str, description="ISO 8601 date (that whole day) or datetime; default: the end of today."),
+    OpenApiParameter(
+        "from",
+        str,
+        description="ISO 8601 date or datetime, in the project's time zone without an offset; default: 7 days ago.",
+    ),
+    OpenApiParameter(
+        "to",
+        str,
+        description="ISO 8601 date (that whole day of the project's time zone) or datetime; default: the end of today.",
+    ),
 )
 
 
@@ -68,7 +76,13 @@ class ProjectStatsView(AdminApiView):
     def get(self, request, project_id: str):
         project = get_project(project_id=project_id)
         interval = parse_interval(request.GET.get("interval"))
-        time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=interval)
+        time_range = parse_range(
+            request.GET.get("from"),
+            request.GET.get("to"),
+            now=timezone.now(),
+            interval=interval,
+            time_zone=project.time_zone,
+        )
         filters = parse_filters(request.GET)
         stats = selectors.traffic_stats(
             project_id=project.id, time_range=time_range, interval=interval, filters=filters
@@ -127,7 +141,11 @@ class ProjectHeatmapView(AdminApiView):
             raise invalid_field("format", f"{output!r} is not one of: json, png.")
         # Heatmaps have no buckets; the day interval's bound keeps the scanned range sane.
         time_range = parse_range(
-            request.GET.get("from"), request.GET.get("to"), now=timezone.now(), interval=Interval.DAY
+            request.GET.get("from"),
+            request.GET.get("to"),
+            now=timezone.now(),
+            interval=Interval.DAY,
+            time_zone=project.time_zone,
         )
         heatmap = heatmaps.movement_heatmap(project_id=project.id, path=path, kind=kind, time_range=time_range)
         if output == "png":

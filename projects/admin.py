@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from analytics.admin_pages import ReadOnlyPermissions
 from projects import services
-from projects.models import ApiKey, AuditEntry, Project
+from projects.models import ApiKey, AuditEntry, Project, time_zone_names
 from projects.origins import normalise_origins
 
 INSTALL_TAGS = '<script src="{script_url}"></script>\n<script>analytics.init({{ apiKey: {key} }});</script>'
@@ -23,11 +23,19 @@ class ProjectForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "filter_bots", "retention_days"]
+        fields = ["name", "filter_bots", "retention_days", "time_zone"]
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["origins_text"].initial = "\n".join(self.instance.origins or [])
+        # A list to pick from; the model's validator still refuses anything else posted, and
+        # a form sent without it keeps the project's zone (UTC for a new one).
+        time_zone = self.fields["time_zone"]
+        time_zone.widget = forms.Select(choices=[(name, name) for name in sorted(time_zone_names())])
+        time_zone.required = False
+
+    def clean_time_zone(self) -> str:
+        return self.cleaned_data["time_zone"] or self.instance.time_zone
 
     def clean_origins_text(self) -> list[str]:
         lines = [line for line in self.cleaned_data["origins_text"].splitlines() if line.strip()]
@@ -52,7 +60,16 @@ class ApiKeyInline(admin.TabularInline):
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
     form = ProjectForm
-    list_display = ["name", "id", "origin_list", "active_keys", "filter_bots", "retention_days", "created_at"]
+    list_display = [
+        "name",
+        "id",
+        "origin_list",
+        "active_keys",
+        "filter_bots",
+        "retention_days",
+        "time_zone",
+        "created_at",
+    ]
     search_fields = ["name", "=id", "=keys__key"]
     list_filter = ["created_at"]
     readonly_fields = ["id", "created_at"]
@@ -88,9 +105,14 @@ class ProjectAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Project, form, change: bool) -> None:
         name, origins = form.cleaned_data["name"], form.cleaned_data["origins_text"]
         filter_bots = form.cleaned_data["filter_bots"]
-        retention_days = form.cleaned_data["retention_days"]
         actor = services.staff_actor(request.user)
-        settings = {"name": name, "origins": origins, "filter_bots": filter_bots, "retention_days": retention_days}
+        settings = {
+            "name": name,
+            "origins": origins,
+            "filter_bots": filter_bots,
+            "retention_days": form.cleaned_data["retention_days"],
+            "time_zone": form.cleaned_data["time_zone"],
+        }
         if change:
             # The form wrote its values into `obj`; the service compares with what is stored.
             stored = Project.objects.get(pk=obj.pk)

@@ -1,11 +1,28 @@
 import uuid
+from functools import cache
+from zoneinfo import available_timezones
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils import timezone
 
 # Ten years: longer is a typo, not a policy (and keeps the cutoff arithmetic in range).
 RETENTION_DAYS_MAX = 3650
+DEFAULT_TIME_ZONE = "UTC"
+TIME_ZONE_MAX_LENGTH = 64
+
+
+@cache
+def time_zone_names() -> frozenset[str]:
+    """The IANA time zone names Python's zoneinfo knows; read once, as listing them walks the
+    whole time zone database."""
+    return frozenset(available_timezones())
+
+
+def validate_time_zone(name: str) -> None:
+    if name not in time_zone_names():
+        raise ValidationError("Not an IANA time zone name, such as Europe/Berlin or UTC.", code="invalid")
 
 
 class Project(models.Model):
@@ -22,6 +39,12 @@ class Project(models.Model):
         blank=True,
         validators=[MaxValueValidator(RETENTION_DAYS_MAX)],
         help_text="Days this project's raw data is kept; empty: RETENTION_DAYS; 0: kept forever.",
+    )
+    time_zone = models.CharField(
+        max_length=TIME_ZONE_MAX_LENGTH,
+        default=DEFAULT_TIME_ZONE,
+        validators=[validate_time_zone],
+        help_text="IANA name, e.g. Europe/Berlin: the reports' days, and their Today, are days of this zone.",
     )
 
     class Meta:

@@ -33,6 +33,9 @@ class ProjectSerializer(ResponseShape):
         min_value=0,
         help_text="Days its raw data is kept; null: RETENTION_DAYS; 0: kept forever.",
     )
+    timeZone = serializers.CharField(
+        source="time_zone", help_text="IANA time zone name: the stats' days, and their today, are days of this zone."
+    )
 
 
 class ProjectWithKeysSerializer(ProjectSerializer):

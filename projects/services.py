@@ -10,12 +10,21 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.degraded import CACHE_ERRORS
 from analytics.errors import invalid_field, not_found
-from projects.models import RETENTION_DAYS_MAX, ApiKey, AuditEntry, FilteredBotHour, Project
+from projects.models import (
+    DEFAULT_TIME_ZONE,
+    RETENTION_DAYS_MAX,
+    ApiKey,
+    AuditEntry,
+    FilteredBotHour,
+    Project,
+    validate_time_zone,
+)
 from projects.origins import normalise_origins
 from projects.selectors import KEY_PREFIX, is_well_formed_key, key_cache_key
 
@@ -65,6 +74,14 @@ def _clean_retention_days(days: int | None) -> int | None:
     return days
 
 
+def _clean_time_zone(name: str) -> str:
+    try:
+        validate_time_zone(name)
+    except ValidationError as exc:
+        raise invalid_field("timeZone", exc.messages[0]) from None
+    return name
+
+
 def subject_digest(*, project_id: uuid.UUID, anon_id: str) -> str:
     """How the audit trail names a visitor: keyed with SECRET_KEY, so that the anonId cannot
     be recovered from it (guessed ids can only be checked by whoever holds the key)."""
@@ -89,13 +106,20 @@ def record_audit(
 
 
 def create_project(
-    *, name: str, origins: list[str], filter_bots: bool = True, retention_days: int | None = None, actor: str = ""
+    *,
+    name: str,
+    origins: list[str],
+    filter_bots: bool = True,
+    retention_days: int | None = None,
+    time_zone: str = DEFAULT_TIME_ZONE,
+    actor: str = "",
 ) -> Project:
     project = Project.objects.create(
         name=_clean_name(name),
         origins=_clean_origins(origins),
         filter_bots=filter_bots,
         retention_days=_clean_retention_days(retention_days),
+        time_zone=_clean_time_zone(time_zone),
     )
     logger.info("created project %s", project.id)
     if retention_days is not None:
@@ -123,18 +147,22 @@ def update_project(
     origins: list[str],
     filter_bots: bool,
     retention_days: Any = UNCHANGED,
+    time_zone: str | None = None,
     actor: str = "",
 ) -> Project:
-    """Rename, re-scope, switch bot filtering or change the retention of a project; its keys'
-    cached entries are dropped with it, and a retention change goes to the audit trail."""
+    """Rename, re-scope, switch bot filtering or change the retention or time zone (None:
+    kept) of a project; its keys' cached entries are dropped with it, and a retention change
+    goes to the audit trail."""
     old_retention = project.retention_days
     project.name = _clean_name(name)
     project.origins = _clean_origins(origins)
     project.filter_bots = filter_bots
     if retention_days is not UNCHANGED:
         project.retention_days = _clean_retention_days(retention_days)
+    if time_zone is not None:
+        project.time_zone = _clean_time_zone(time_zone)
     with transaction.atomic():
-        project.save(update_fields=["name", "origins", "filter_bots", "retention_days"])
+        project.save(update_fields=["name", "origins", "filter_bots", "retention_days", "time_zone"])
         if project.retention_days != old_retention:
             _audit_retention(project=project, old=old_retention, actor=actor)
     _forget_cached([key_cache_key(key) for key in project.keys.values_list("key", flat=True)])

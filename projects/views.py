@@ -13,6 +13,7 @@ from analytics.api import (
 from analytics.http import json_response
 from analytics.openapi import admin_operation
 from projects import selectors, services
+from projects.models import DEFAULT_TIME_ZONE, TIME_ZONE_MAX_LENGTH
 from projects.serializers import NewKeySerializer, ProjectListSerializer, ProjectSerializer
 
 FILTER_BOTS_HELP = (
@@ -30,11 +31,20 @@ def retention_days_field(**extra) -> StrictIntegerField:
     )
 
 
+def time_zone_field(**extra) -> StrictCharField:
+    return StrictCharField(
+        max_length=TIME_ZONE_MAX_LENGTH,
+        help_text="IANA time zone name (Europe/Berlin): the stats' days, and their today, are days of this zone.",
+        **extra,
+    )
+
+
 class ProjectInput(serializers.Serializer):
     name = StrictCharField(max_length=200, allow_blank=True)
     origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, default=list)
     filterBots = StrictBooleanField(default=True, help_text=FILTER_BOTS_HELP)
     retentionDays = retention_days_field(default=None)
+    timeZone = time_zone_field(default=DEFAULT_TIME_ZONE)
 
 
 class ProjectChangeInput(serializers.Serializer):
@@ -44,6 +54,7 @@ class ProjectChangeInput(serializers.Serializer):
     origins = serializers.ListField(child=StrictCharField(max_length=300), max_length=100, required=False)
     filterBots = StrictBooleanField(required=False, help_text=FILTER_BOTS_HELP)
     retentionDays = retention_days_field(required=False)
+    timeZone = time_zone_field(required=False)
 
 
 class KeyInput(serializers.Serializer):
@@ -62,7 +73,8 @@ class ProjectsView(AdminApiView):
         operation_id="createProject",
         request=ProjectInput,
         success={201: OpenApiResponse(ProjectSerializer, description="Created.")},
-        description="400 on an empty name or an origin that is not scheme://host[:port].",
+        description="400 on an empty name, an origin that is not scheme://host[:port] or a time zone that is not "
+        "an IANA name.",
     )
     def post(self, request):
         data = validated_body(request, ProjectInput)
@@ -71,6 +83,7 @@ class ProjectsView(AdminApiView):
             origins=data["origins"],
             filter_bots=data["filterBots"],
             retention_days=data["retentionDays"],
+            time_zone=data["timeZone"],
             actor=admin_key_actor(),
         )
         return json_response(ProjectSerializer.render(project), status=201)
@@ -90,9 +103,9 @@ class ProjectView(AdminApiView):
         request=ProjectChangeInput,
         success={200: OpenApiResponse(ProjectSerializer, description="The project as changed.")},
         errors=(404,),
-        description="Rename, re-scope, switch bot filtering or change the retention; fields left out keep their "
-        "value, and a retention change is written to the audit trail. 400 on an empty name or an origin that is not "
-        "scheme://host[:port]; 404 unknown project.",
+        description="Rename, re-scope, switch bot filtering, change the retention or the time zone; fields left "
+        "out keep their value, and a retention change is written to the audit trail. 400 on an empty name, an "
+        "origin that is not scheme://host[:port] or a time zone that is not an IANA name; 404 unknown project.",
     )
     def patch(self, request, project_id: str):
         project = selectors.get_project(project_id=project_id)
@@ -103,6 +116,7 @@ class ProjectView(AdminApiView):
             origins=data.get("origins", project.origins),
             filter_bots=data.get("filterBots", project.filter_bots),
             retention_days=data.get("retentionDays", services.UNCHANGED),
+            time_zone=data.get("timeZone"),
             actor=admin_key_actor(),
         )
         return json_response(ProjectSerializer.render(project))

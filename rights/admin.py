@@ -102,7 +102,9 @@ def export_range_view(
     if not model_admin.has_view_permission(request, project):
         raise PermissionDenied
     try:
-        time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now())
+        time_range = parse_range(
+            request.GET.get("from"), request.GET.get("to"), now=timezone.now(), time_zone=project.time_zone
+        )
     except ApiError as error:
         return HttpResponseBadRequest(error.message, content_type="text/plain")
     services.record_export(

@@ -83,10 +83,16 @@ class ExportView(AdminApiView):
         parameters=(
             OpenApiParameter("kind", str, enum=[*ExportKind, ""], description="Default (also when empty): events."),
             OpenApiParameter(
-                "from", str, description="ISO 8601 date or datetime (UTC without offset); default: 7 days ago."
+                "from",
+                str,
+                description="ISO 8601 date or datetime, in the project's time zone without an offset; "
+                "default: 7 days ago.",
             ),
             OpenApiParameter(
-                "to", str, description="ISO 8601 date (that whole day) or datetime; default: the end of today."
+                "to",
+                str,
+                description="ISO 8601 date (that whole day of the project's time zone) or datetime; "
+                "default: the end of today.",
             ),
             OpenApiParameter("format", str, enum=[*ExportFormat, ""], description="Default (also when empty): ndjson."),
         ),
@@ -102,7 +108,9 @@ class ExportView(AdminApiView):
         project = get_project(project_id=project_id)
         kind = parse_choice("kind", request.GET.get("kind"), ExportKind)
         output = parse_choice("format", request.GET.get("format"), ExportFormat)
-        time_range = parse_range(request.GET.get("from"), request.GET.get("to"), now=timezone.now())
+        time_range = parse_range(
+            request.GET.get("from"), request.GET.get("to"), now=timezone.now(), time_zone=project.time_zone
+        )
         services.record_export(
             project=project, kind=kind, time_range=time_range, output=output, actor=admin_key_actor(), via="api"
         )

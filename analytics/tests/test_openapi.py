@@ -42,7 +42,7 @@ REQUIRED = {
     "IngestMovementSample": {"kind", "x", "y"},
     "IngestResult": {"accepted", "duplicates", "rejected", "rejectedCount"},
     "ProjectInput": {"name"},
-    "Project": {"id", "name", "origins", "createdAt", "filterBots", "retentionDays"},
+    "Project": {"id", "name", "origins", "createdAt", "filterBots", "retentionDays", "timeZone"},
     "Erasure": {"deleted"},
     "Key": {"key", "label", "createdAt", "revokedAt"},
     "NewKey": {"key", "label", "projectId", "createdAt"},

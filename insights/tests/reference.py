@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from ingest.models import SESSION_DIMENSIONS, Event, Session
 from insights.selectors import (
@@ -27,17 +28,30 @@ from projects.models import FilteredBotHour
 PAGE_VIEW = "page_view"
 
 
-def _bucket_of(moment: datetime, interval: Interval) -> datetime:
-    moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    return moment.replace(hour=0) if interval == Interval.DAY else moment
+def _midnight(year: int, month: int, day: int, zone: ZoneInfo) -> datetime:
+    """The first instant of a local day (a midnight the clocks skip: the moment they jump)."""
+    return datetime(year, month, day, tzinfo=zone).astimezone(UTC)
+
+
+def _bucket_of(moment: datetime, interval: Interval, zone: ZoneInfo) -> datetime:
+    """The UTC hour, or the day of the zone, that holds the instant."""
+    if interval == Interval.HOUR:
+        return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    local = moment.astimezone(zone)
+    return _midnight(local.year, local.month, local.day, zone)
 
 
 def _buckets(time_range: TimeRange, interval: Interval) -> list[datetime]:
-    step = timedelta(days=1) if interval == Interval.DAY else timedelta(hours=1)
-    starts, start = [], _bucket_of(time_range.start, interval)
+    zone = ZoneInfo(time_range.time_zone)
+    starts, start = [], _bucket_of(time_range.start, interval, zone)
     while start < time_range.end:
         starts.append(start)
-        start += step
+        if interval == Interval.HOUR:
+            start += timedelta(hours=1)
+        else:
+            # The next date on the local calendar, 36 hours on: clear of any change of the clocks.
+            following = (start.astimezone(zone) + timedelta(hours=36)).date()
+            start = _midnight(following.year, following.month, following.day, zone)
     return starts
 
 
@@ -116,7 +130,7 @@ def traffic_stats(
         viewed = event["type"] == PAGE_VIEW
         events_per_session[event["session_id"]] += 1
         views_per_session[event["session_id"]] += viewed
-        bucket = _bucket_of(event["occurred_at"], interval)
+        bucket = _bucket_of(event["occurred_at"], interval, ZoneInfo(time_range.time_zone))
         views_per_bucket[bucket] += viewed
         sessions_per_bucket[bucket].add(event["session_id"])
 

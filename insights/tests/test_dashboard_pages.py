@@ -175,7 +175,7 @@ def test_the_chart_scales_bars_and_ticks_to_the_busiest_bucket():
         Bucket(start=at(f"2025-03-{day:02d} 00:00"), page_views=views, sessions=sessions)
         for day, views, sessions in [(10, 0, 0), (11, 22, 5), (12, 11, 3)]
     ]
-    chart = series_chart(series, Interval.DAY)
+    chart = series_chart(series, Interval.DAY, time_zone="UTC")
     assert [tick.label for tick in chart.y_ticks] == ["0", "10", "20", "30", "40"]
     plot_height = chart.plot_bottom - chart.y_ticks[-1].position
     assert [bar.height for bar in chart.bars] == [

@@ -36,6 +36,9 @@ LANDINGS = [
 ]
 # Client addresses of the test country database; the last one it does not place.
 ADDRESSES = ["203.0.113.7", "198.51.100.7", "192.0.2.7"]
+# Projects' zones the random ranges are read in: whole hours off UTC, New York changing its
+# clocks on 2025-03-09 07:00 UTC (inside the traffic), half and three quarters of an hour off.
+ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu"]
 
 
 @pytest.fixture
@@ -139,8 +142,8 @@ def random_filters(rng: random.Random, sessions: list[dict]) -> dict[str, str]:
 
 def test_the_rollups_give_the_numbers_of_the_raw_events(tenant, other_tenant, countries):
     """Random enriched traffic over three days, all of it late, some sent twice, some stored
-    before enrichment; random ranges, aligned or not, unfiltered and filtered; before and after
-    compaction."""
+    before enrichment; random ranges, aligned or not, in several time zones, unfiltered and
+    filtered; before and after compaction."""
     rng = random.Random(8)
     origin = at("2025-03-09 00:00")
     for n in range(60):
@@ -183,7 +186,7 @@ def test_the_rollups_give_the_numbers_of_the_raw_events(tenant, other_tenant, co
             for interval in Interval:
                 scope = {
                     "project_id": tenant.project.id,
-                    "time_range": TimeRange(start=start, end=end),
+                    "time_range": TimeRange(start=start, end=end, time_zone=ZONES[_range % len(ZONES)]),
                     "interval": interval,
                     "limit": 50,
                 }

@@ -146,10 +146,10 @@ def test_the_previous_line_is_aligned_by_place_and_scales_the_axis():
         Bucket(start=start - timedelta(days=4), page_views=views, sessions=0)
         for start, views in zip(days, [8, 0, 4, 9], strict=True)
     ]
-    chart = series_chart(current, day, previous=previous)
+    chart = series_chart(current, day, time_zone="UTC", previous=previous)
     # Only as many previous buckets as this period has; the highest of them sets the axis (8).
     xs_ys = [point.split(",") for point in chart.previous_points.split()]
     assert len(xs_ys) == 3
     assert chart.y_ticks[-1].label == "8"
     assert float(xs_ys[0][1]) == chart.y_ticks[-1].position
-    assert series_chart(current, day).previous_points == ""
+    assert series_chart(current, day, time_zone="UTC").previous_points == ""

@@ -46,6 +46,7 @@ def test_patch_switches_filtering_and_the_next_request_sees_it(
         "createdAt": None,
         "filterBots": False,
         "retentionDays": None,
+        "timeZone": "UTC",
     }
     assert project_for_key(key=tenant.key).filter_bots is False
     batch = {"apiKey": tenant.key, "session": {"sessionId": "s", "anonId": "a"}, "events": [{"type": "page_view"}]}

@@ -189,3 +189,15 @@ def test_a_number_beyond_64_bits_in_props_is_exported_exactly(tenant, admin_api)
     assert row["props"] == {"n": 10**20}
     [cell] = [r["props"] for r in csv.DictReader(io.StringIO(body(admin_api.get(f"{url}&format=csv")).decode()))]
     assert cell == '{"n":100000000000000000000}'
+
+
+def test_dates_are_days_of_the_projects_time_zone(tenant, admin_api):
+    from rights.tests.conftest import visit
+
+    tenant.project.time_zone = "Asia/Tokyo"  # UTC+9: its 10 March runs from 15:00 UTC on the 9th
+    tenant.project.save(update_fields=["time_zone"])
+    events = [("page_view", "/tenth", "2025-03-09 15:30"), ("page_view", "/eleventh", "2025-03-10 15:30")]
+    visit(tenant.project, anon_id="tz", session_id="s-tz", events=events)
+    url = f"/v1/projects/{tenant.project.id}/export?{RANGE}&kind=events&format=ndjson"
+    rows = [orjson.loads(line) for line in body(admin_api.get(url)).splitlines()]
+    assert [(row["path"], row["occurredAt"]) for row in rows] == [("/tenth", "2025-03-09T15:30:00Z")]

@@ -28,7 +28,7 @@ class Command(BaseCommand):
     def handle(self, *args, project: str, kind: str, start, end, output: str, path, **options) -> None:
         try:
             target = get_project_by_id_or_name(ref=project)
-            time_range = parse_range(start, end, now=timezone.now())
+            time_range = parse_range(start, end, now=timezone.now(), time_zone=target.time_zone)
         except ApiError as exc:
             raise CommandError(exc.message) from None
         kind, output = ExportKind(kind), ExportFormat(output)
