@@ -135,7 +135,10 @@ def test_ingest_answers_503_within_the_connect_timeout_while_postgres_hangs(stac
     stack.proxy.restore()
 
     assert sorted(answer.status for answer in answers) == [503, 503]
-    assert all(answer.seconds < CONNECT_TIMEOUT_S + 2 for answer in answers), [a.seconds for a in answers]
+    # A worker serves one request at a time: when both land on the same worker, the second
+    # waits for the first's timeout before meeting its own, so the bound is two timeouts.
+    assert all(answer.seconds < 2 * CONNECT_TIMEOUT_S + 2 for answer in answers), [a.seconds for a in answers]
+    assert min(answer.seconds for answer in answers) < CONNECT_TIMEOUT_S + 2, [a.seconds for a in answers]
     errors = {answer.json()["error"]["code"]: answer.json()["error"] for answer in answers}
     assert errors["dependency_down"]["details"]["down"] == ["database"]
     assert "database_unavailable" in errors
