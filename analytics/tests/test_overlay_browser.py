@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -18,7 +17,7 @@ from django.utils import timezone
 from playwright.sync_api import Page
 
 from analytics.tests.conftest import needs_chromium
-from analytics.tests.test_sdk_browser import VIEWPORT, Site, wait_for
+from analytics.tests.test_sdk_browser import VIEWPORT, Site, serving, wait_for
 from conftest import Tenant, _make_tenant
 from ingest import sdk
 from ingest.models import Event, MovementSample
@@ -56,12 +55,8 @@ PAGE = """<!doctype html>
 
 @pytest.fixture(scope="module")
 def shop_site() -> Iterator[Site]:
-    site = Site()
-    thread = threading.Thread(target=site.server.serve_forever, daemon=True)
-    thread.start()
-    yield site
-    site.server.shutdown()
-    site.server.server_close()
+    with serving(Site()) as served:
+        yield served
 
 
 @pytest.fixture

@@ -92,14 +92,22 @@ class Site:
         self.html = PAGE.format(sdk_url=sdk_url, options=json.dumps(options))
 
 
-@pytest.fixture(scope="session")
-def site() -> Iterator[Site]:
-    site = Site()
+@contextmanager
+def serving(site: Site) -> Iterator[Site]:
+    """The site served from a thread until the block ends."""
     thread = threading.Thread(target=site.server.serve_forever, daemon=True)
     thread.start()
-    yield site
-    site.server.shutdown()
-    site.server.server_close()
+    try:
+        yield site
+    finally:
+        site.server.shutdown()
+        site.server.server_close()
+
+
+@pytest.fixture(scope="session")
+def site() -> Iterator[Site]:
+    with serving(Site()) as served:
+        yield served
 
 
 @pytest.fixture
