@@ -1,4 +1,5 @@
 import datetime
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
@@ -17,9 +18,9 @@ from experiments.report import build_report
 from experiments.validation import MAX_VARIANTS, MIN_VARIANTS, validate_variants
 
 
-def today() -> datetime.date:
-    """The UTC day the results page's timeline runs to."""
-    return datetime.datetime.now(datetime.UTC).date()
+def today(time_zone: str) -> datetime.date:
+    """The day of the project's time zone that the results page's timeline runs to."""
+    return datetime.datetime.now(ZoneInfo(time_zone)).date()
 
 
 class VariantFormSet(BaseInlineFormSet):
@@ -130,7 +131,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                 project_id=experiment.project_id, experiment_key=experiment.key, goal=None
             )
         )
-        timeline = selectors.timeline(experiment=experiment, goal=goal, until=today())
+        timeline = selectors.timeline(experiment=experiment, goal=goal, until=today(experiment.project.time_zone))
         mixed = selectors.visitors_in_more_than_one_variant(
             project_id=experiment.project_id, experiment_id=experiment.id
         )

@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Exists, Min, OuterRef, Subquery
 from django.db.models.functions import TruncDate
@@ -292,7 +293,8 @@ def visitors_in_more_than_one_variant(*, project_id: uuid.UUID, experiment_id: u
 
 @dataclass(frozen=True)
 class TimelineDay:
-    """The experiment as it stood at the end of one UTC day: every number cumulative."""
+    """The experiment as it stood at the end of one day of its project's time zone: every
+    number cumulative."""
 
     day: datetime.date
     results: ExperimentResults
@@ -306,15 +308,17 @@ def _per_day(rows: Iterable[tuple[int, datetime.date, int]]) -> dict[datetime.da
 
 
 def timeline(*, experiment: Experiment, goal: str | None, until: datetime.date) -> list[TimelineDay]:
-    """A day per point from the first exposure's UTC day to `until`, cumulative counts each.
+    """A day per point from the first exposure's day to `until`, cumulative counts each; days
+    of the project's time zone, as on its traffic dashboard.
 
     An anonId counts as converted from the day of its first conversion on `goal` (any goal when
     None). Two aggregate queries; an experiment nobody saw has no days.
     """
     project_id, experiment_id = experiment.project_id, experiment.id
+    zone = ZoneInfo(experiment.project.time_zone)
     exposed = _exposures(project_id=project_id, experiment_id=experiment_id)
     exposures = _per_day(
-        exposed.annotate(day=TruncDate("assigned_at", tzinfo=datetime.UTC))
+        exposed.annotate(day=TruncDate("assigned_at", tzinfo=zone))
         .values_list("variant_id", "day")
         .annotate(count=Count("id"))
         .order_by()
@@ -333,7 +337,7 @@ def timeline(*, experiment: Experiment, goal: str | None, until: datetime.date) 
     converted = _per_day(
         exposed.annotate(first=first_conversion)
         .filter(first__isnull=False)
-        .annotate(day=TruncDate("first", tzinfo=datetime.UTC))
+        .annotate(day=TruncDate("first", tzinfo=zone))
         .values_list("variant_id", "day")
         .annotate(count=Count("id"))
         .order_by()
@@ -362,7 +366,7 @@ def timeline(*, experiment: Experiment, goal: str | None, until: datetime.date) 
 class Pace:
     """How fast exposures come, and when the smallest arm reaches the planned sample at that pace."""
 
-    # UTC days from the first exposure's to today, both counted; 0 before any exposure.
+    # Days from the first exposure's to today, both counted; 0 before any exposure.
     days_run: int
     exposures_per_day: float | None
     smallest_per_day: float | None

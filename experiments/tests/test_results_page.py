@@ -23,7 +23,7 @@ def results_url(experiment) -> str:
 
 @pytest.fixture
 def today(monkeypatch):
-    monkeypatch.setattr(experiments_admin, "today", lambda: TODAY)
+    monkeypatch.setattr(experiments_admin, "today", lambda time_zone: TODAY)
     return TODAY
 
 
@@ -152,3 +152,22 @@ def test_the_timeline_runs_from_the_first_exposures_day_with_cumulative_counts(s
     assert [variant.conversions for variant in days[-1].results.variants] == [
         variant.conversions for variant in whole.variants
     ]
+
+
+def test_the_timeline_counts_days_of_the_projects_time_zone(shop):
+    shop.project.time_zone = "Europe/Berlin"
+    shop.project.save(update_fields=["time_zone"])
+    for anon_id in ("late", "early"):
+        services.assign(project_id=shop.project_id, experiment_key=shop.key, anon_id=anon_id)
+    services.convert(project_id=shop.project_id, experiment_key=shop.key, anon_id="late", goal="signup")
+    # 23:30 UTC on the 18th is 00:30 on the 19th in Berlin; 22:30 UTC is still the 18th there.
+    late = datetime.datetime(2026, 11, 18, 23, 30, tzinfo=datetime.UTC)
+    early = datetime.datetime(2026, 11, 18, 22, 30, tzinfo=datetime.UTC)
+    Assignment.objects.filter(experiment=shop, anon_id="late").update(assigned_at=late)
+    Conversion.objects.filter(experiment=shop, anon_id="late").update(converted_at=late)
+    Assignment.objects.filter(experiment=shop, anon_id="early").update(assigned_at=early)
+
+    days = selectors.timeline(experiment=shop, goal="signup", until=datetime.date(2026, 11, 19))
+    assert [day.day for day in days] == [datetime.date(2026, 11, 18), datetime.date(2026, 11, 19)]
+    assert [sum(variant.exposures for variant in day.results.variants) for day in days] == [1, 2]
+    assert [sum(variant.conversions for variant in day.results.variants) for day in days] == [0, 1]
