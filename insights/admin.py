@@ -238,13 +238,17 @@ def _trend(change: float | None) -> str:
     return f"{'▲' if percent > 0 else '▼' if percent < 0 else '='} {abs(percent)} %"
 
 
+def _previous_period(stats: selectors.TrafficStats) -> str:
+    since = stats.time_range.previous
+    zone = since.time_zone
+    return f"{local_time(since.start, zone):%Y-%m-%d %H:%M} to {local_time(since.end, zone):%Y-%m-%d %H:%M} {zone}"
+
+
 def _cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
     """Each total with its change against the previous period, and that period's value."""
     previous = stats.previous_totals
     change = stats.change
-    since = stats.time_range.previous
-    zone = since.time_zone
-    period = f"{local_time(since.start, zone):%Y-%m-%d %H:%M} to {local_time(since.end, zone):%Y-%m-%d %H:%M} {zone}"
+    period = _previous_period(stats)
     return [
         {
             "label": label,
@@ -268,18 +272,24 @@ def _duration(seconds: float | None) -> str:
 
 
 def _duration_cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
-    """The median and mean visit, said to the second (exact in the API); no trend."""
-    duration = stats.visit_duration
+    """The median and mean visit, said to the second (exact in the API), with their change."""
+    duration, previous, change = stats.visit_duration, stats.previous_visit_duration, stats.visit_duration_change
     measured = f"over {duration.sessions:,} sessions, {duration.single_event_sessions:,} of them with one event (0 s)"
+    period = _previous_period(stats)
     return [
         {
             "label": label,
-            "value": _duration(seconds),
-            "trend": "",
-            "title": f"{label}: {NO_VALUE if seconds is None else f'{seconds} s'} {measured}",
+            "value": _duration(getattr(duration, name)),
+            "trend": _trend(getattr(change, name)),
+            "title": f"{label}: {_exact_seconds(getattr(duration, name))} {measured}. "
+            f"Previous period ({period}): {_exact_seconds(getattr(previous, name))}",
         }
-        for label, seconds in (("Median visit", duration.median_seconds), ("Mean visit", duration.mean_seconds))
+        for label, name in (("Median visit", "median_seconds"), ("Mean visit", "mean_seconds"))
     ]
+
+
+def _exact_seconds(seconds: float | None) -> str:
+    return NO_VALUE if seconds is None else f"{seconds} s"
 
 
 def _csv_urls(project: Project, page_query: dict[str, str]) -> dict[str, str]:

@@ -148,6 +148,21 @@ class VisitDuration:
 MICROSECONDS = 1_000_000
 
 
+@dataclass(frozen=True)
+class DurationChange:
+    """The relative change of the median and the mean visit against the previous period."""
+
+    median_seconds: float | None
+    mean_seconds: float | None
+
+    @classmethod
+    def between(cls, current: VisitDuration, previous: VisitDuration) -> DurationChange:
+        return cls(
+            median_seconds=relative_change(current.median_seconds, previous.median_seconds),
+            mean_seconds=relative_change(current.mean_seconds, previous.mean_seconds),
+        )
+
+
 def visit_duration(
     *, sessions: int, single_event_sessions: int, median_us: float | None, total_us: int
 ) -> VisitDuration:
@@ -183,14 +198,22 @@ class TrafficStats:
     entry_pages: list[RankedValue]
     exit_pages: list[RankedValue]
     visit_duration: VisitDuration
-    # The totals of the range just before (time_range.previous), same filters: the trends.
+    # The totals and visit durations of the range just before (time_range.previous), same
+    # filters: the trends.
     previous_totals: Totals | None = None
+    previous_visit_duration: VisitDuration | None = None
 
     @property
     def change(self) -> TotalsChange | None:
         if self.previous_totals is None:
             return None
         return TotalsChange.between(self.totals, self.previous_totals)
+
+    @property
+    def visit_duration_change(self) -> DurationChange | None:
+        if self.previous_visit_duration is None:
+            return None
+        return DurationChange.between(self.visit_duration, self.previous_visit_duration)
 
 
 # Totals and the per-session breakdowns come from one statement: the range's events are
@@ -686,6 +709,7 @@ def traffic_stats(
     """Everything the dashboard and GET /v1/projects/<id>/stats show, for one range and the
     sessions that match the filters."""
     scope = {"project_id": project_id, "time_range": time_range, "filters": filters}
+    previous = {**scope, "time_range": time_range.previous}
     sessions = session_rollup(**scope, limit=limit)
     pages = session_pages_and_durations(**scope, limit=limit)
     return TrafficStats(
@@ -705,7 +729,9 @@ def traffic_stats(
         entry_pages=pages.entry_pages,
         exit_pages=pages.exit_pages,
         visit_duration=pages.visit_duration,
-        previous_totals=session_totals(project_id=project_id, time_range=time_range.previous, filters=filters),
+        previous_totals=session_totals(**previous),
+        # Without the lists (a limit of 0): only the durations are compared.
+        previous_visit_duration=session_pages_and_durations(**previous, limit=0).visit_duration,
     )
 
 

@@ -46,6 +46,13 @@ class TotalsChangeSerializer(ResponseShape):
     bounceRate = _change("bounce_rate", " The rate's own relative change, not a difference of percentage points.")
 
 
+class DurationChangeSerializer(ResponseShape):
+    """(this period - previous period) / previous period, for the median and the mean visit."""
+
+    medianSeconds = _change("median_seconds")
+    meanSeconds = _change("mean_seconds")
+
+
 class BucketSerializer(ResponseShape):
     start = Timestamp()
     pageViews = serializers.IntegerField(source="page_views", **COUNT)
@@ -183,6 +190,10 @@ class TrafficStatsSerializer(ResponseShape):
         source="exit_pages", many=True, help_text=f"{TOP} Sessions per path of their last page view in the range."
     )
     visitDuration = VisitDurationSerializer(source="visit_duration")
+    previousVisitDuration = VisitDurationSerializer(
+        source="previous_visit_duration", help_text="The visit durations of the previous period, with the same filters."
+    )
+    visitDurationChange = DurationChangeSerializer(source="visit_duration_change")
     filters = FiltersField()
     filteredBots = FilteredBotsSerializer(
         source="filtered_bots",

@@ -121,6 +121,18 @@ def traffic_stats(
         if all(row[column] == value for column, value in filters.items())
     }
     events = [event for event in in_range if event["session_id"] in sessions]
+    previous = (
+        traffic_stats(
+            project_id=project_id,
+            time_range=time_range.previous,
+            interval=interval,
+            filters=filters,
+            limit=limit,
+            with_previous=False,
+        )
+        if with_previous
+        else None
+    )
 
     views_per_session: Counter = Counter()
     events_per_session: Counter = Counter()
@@ -183,14 +195,6 @@ def traffic_stats(
         entry_pages=entry_pages,
         exit_pages=exit_pages,
         visit_duration=_durations(events),
-        previous_totals=traffic_stats(
-            project_id=project_id,
-            time_range=time_range.previous,
-            interval=interval,
-            filters=filters,
-            limit=limit,
-            with_previous=False,
-        ).totals
-        if with_previous
-        else None,
+        previous_totals=previous.totals if previous else None,
+        previous_visit_duration=previous.visit_duration if previous else None,
     )

@@ -153,3 +153,28 @@ def test_the_previous_line_is_aligned_by_place_and_scales_the_axis():
     assert chart.y_ticks[-1].label == "8"
     assert float(xs_ys[0][1]) == chart.y_ticks[-1].position
     assert series_chart(current, day, time_zone="UTC").previous_points == ""
+
+
+def test_the_visit_durations_have_their_previous_values_and_change(admin_api, two_weeks):
+    body = stats(admin_api, two_weeks.project, WEEK)
+    # This week: 3 minutes, and two one-event sessions at 0 s. The week before: 5 minutes and 0 s.
+    assert (body["visitDuration"]["medianSeconds"], body["visitDuration"]["meanSeconds"]) == (0.0, 60.0)
+    assert body["previousVisitDuration"] == {
+        "sessions": 2,
+        "singleEventSessions": 1,
+        "medianSeconds": 150.0,
+        "meanSeconds": 150.0,
+    }
+    assert body["visitDurationChange"] == {"medianSeconds": -1.0, "meanSeconds": pytest.approx(-0.6)}
+    # With no sessions before, there is nothing to compare with.
+    empty_before = stats(admin_api, two_weeks.project, "from=2025-03-01&to=2025-03-07")
+    assert empty_before["previousVisitDuration"]["medianSeconds"] is None
+    assert empty_before["visitDurationChange"] == {"medianSeconds": None, "meanSeconds": None}
+
+
+def test_the_dashboard_shows_the_visit_durations_change(admin_client, two_weeks):
+    page = admin_client.get(
+        f"/admin/projects/project/{two_weeks.project.id}/insights/?range=custom&from=2025-03-08&to=2025-03-14"
+    ).content.decode()
+    assert "Previous period (2025-03-01 00:00 to 2025-03-08 00:00 UTC): 150.0 s" in page
+    assert "▼ 100 %" in page and "▼ 60 %" in page
