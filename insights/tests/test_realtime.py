@@ -122,3 +122,15 @@ def test_the_api_refuses_a_missing_admin_key_and_an_unknown_project(client, admi
     missing = admin_api.get("/v1/projects/00000000-0000-0000-0000-000000000000/realtime")
     assert missing.status_code == 404
     assert missing.json()["error"]["code"] == "project_not_found"
+
+
+def test_the_box_labels_minutes_on_the_projects_clock(admin_client, tenant):
+    tenant.project.time_zone = "Asia/Kolkata"
+    tenant.project.save(update_fields=["time_zone"])
+    moment = timezone.now() - timedelta(minutes=2)
+    make_event(make_session(tenant.project, anon_id="r"), moment.replace(tzinfo=None).isoformat(), path="/")
+    html = admin_client.get(f"/admin/projects/project/{tenant.project.id}/insights/").content.decode()
+    kolkata = moment + timedelta(hours=5, minutes=30)  # no daylight saving there
+    assert f'title="{kolkata:%H:%M}: 1 page views"' in html
+    assert "(Asia/Kolkata, refreshed every 10 s)" in html
+    assert 'data-time-zone="Asia/Kolkata"' in html

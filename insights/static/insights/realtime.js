@@ -5,10 +5,12 @@ const REFRESH_MS = 10000;
 
 function drawMinutes(box, data) {
   const peak = Math.max(0, ...data.perMinute.map((minute) => minute.pageViews));
+  // Minutes on the project's clock, as the page prints them.
+  const clock = new Intl.DateTimeFormat("en-GB", { timeZone: box.dataset.timeZone, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   const bars = data.perMinute.map((minute) => {
     const bar = document.createElement("span");
     bar.style.height = `${peak ? Math.round((minute.pageViews / peak) * 100) : 0}%`;
-    bar.title = `${minute.start.slice(11, 16)}: ${minute.pageViews} page views`;
+    bar.title = `${clock.format(new Date(minute.start))}: ${minute.pageViews} page views`;
     return bar;
   });
   box.querySelector('[data-realtime="minutes"]').replaceChildren(...bars);
