@@ -16,12 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import conditional_page
 
+from analytics import ratelimit
 from analytics.errors import ApiError, invalid_field
-from analytics.http import json_response, plain_api_view, read_json_object
+from analytics.http import client_ip, json_response, plain_api_view, read_json_object
 from analytics.scripts import ScriptFile
 from insights import heatmaps
 from insights.heatmap_png import STOPS
@@ -65,6 +67,23 @@ def _text(payload: dict[str, Any], field: str) -> str | None:
     return value
 
 
+# Per client address, the public endpoints' limit: every toolbar click of the overlay is a
+# request, and each reads a page's heatmap and scroll depth.
+RATE_SCOPE = "overlay"
+
+
+def _check_rate(request: HttpRequest) -> None:
+    limit = settings.RATE_LIMIT_PER_MIN
+    decision = ratelimit.hit(scope=RATE_SCOPE, identity=(client_ip(request),), limit=limit)
+    if not decision.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"More than {limit} heatmap requests a minute; retry later.",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
 @plain_api_view("POST")
 def overlay_heatmap(request: HttpRequest) -> HttpResponse:
     payload = read_json_object(request)
@@ -73,6 +92,7 @@ def overlay_heatmap(request: HttpRequest) -> HttpResponse:
     cors = _cors_headers(request, project)
     now = timezone.now()
     try:
+        _check_rate(request)
         path = heatmaps.parse_path(_text(payload, "path"))
         check_overlay_grant(grant=grant, project_id=payload.get("project"), path=path, now=now)
         kind = heatmaps.parse_kind(_text(payload, "kind"))

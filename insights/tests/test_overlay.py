@@ -324,3 +324,13 @@ def test_the_heatmap_page_says_what_to_do_without_origins(admin_client, tenant):
 
     assert "#analytics-heatmap=" not in response.content.decode()
     assert "Add an origin to the project" in response.content.decode()
+
+
+def test_past_the_rate_limit_it_answers_a_json_429_the_page_may_read(client, clicked, settings):
+    settings.RATE_LIMIT_PER_MIN = 2
+    assert [ask(client, clicked).status_code for _ in range(2)] == [200, 200]
+    refused = ask(client, clicked)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 60
+    assert refused["Access-Control-Allow-Origin"] == "https://shop.example"
