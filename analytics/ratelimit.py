@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 
 from analytics.degraded import CACHE_ERRORS, UNREACHABLE, fail_open, record
+from analytics.errors import ApiError
 from analytics.http import address_digest
 
 
@@ -22,6 +23,16 @@ class RateDecision:
     # The entries read along (see `hit`), in order: None when not cached, UNREACHABLE when
     # Redis is down.
     fetched: tuple = ()
+
+
+def too_many(*, limit: int, what: str, retry_after: int) -> ApiError:
+    """The 429 of a request past its limit of `limit` `what` in a minute."""
+    return ApiError(
+        429,
+        "rate_limited",
+        f"More than {limit} {what} in a minute; retry later.",
+        headers={"Retry-After": str(retry_after)},
+    )
 
 
 def window_key(*, scope: str, identity: tuple[str, ...], window_s: int = 60, now: float | None = None) -> str:

@@ -76,12 +76,7 @@ def _check_rate(request: HttpRequest) -> None:
     limit = settings.RATE_LIMIT_PER_MIN
     decision = ratelimit.hit(scope=RATE_SCOPE, identity=(client_ip(request),), limit=limit)
     if not decision.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"More than {limit} heatmap requests a minute; retry later.",
-            headers={"Retry-After": str(decision.retry_after)},
-        )
+        raise ratelimit.too_many(limit=limit, what="heatmap requests", retry_after=decision.retry_after)
 
 
 @plain_api_view("POST")

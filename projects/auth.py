@@ -27,12 +27,10 @@ def _unknown_key() -> ApiError:
 
 
 def _too_many_unknown_keys() -> ApiError:
-    return ApiError(
-        429,
-        "rate_limited",
-        f"More than {settings.UNKNOWN_KEY_RATE_LIMIT_PER_MIN} requests a minute with unknown keys "
-        "from this address; retry later.",
-        headers={"Retry-After": str(ratelimit.seconds_left())},
+    return ratelimit.too_many(
+        limit=settings.UNKNOWN_KEY_RATE_LIMIT_PER_MIN,
+        what="requests with unknown keys from this address",
+        retry_after=ratelimit.seconds_left(),
     )
 
 
@@ -76,12 +74,7 @@ def authenticate_public(request: HttpRequest, payload: dict[str, Any], *, scope:
         raise _unknown_key()
     check_origin(request, project.origins)
     if not decision.allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"More than {settings.RATE_LIMIT_PER_MIN} requests a minute; retry later.",
-            headers={"Retry-After": str(decision.retry_after)},
-        )
+        raise ratelimit.too_many(limit=settings.RATE_LIMIT_PER_MIN, what="requests", retry_after=decision.retry_after)
     return project
 
 
