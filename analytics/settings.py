@@ -123,18 +123,26 @@ else:
 
     EMBEDDED_PG_DATA = Path(env.str("EMBEDDED_PG_DATA", default=str(BASE_DIR / ".pgdata")))
     DATABASES = {"default": database_settings(data_dir=EMBEDDED_PG_DATA)}
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured("DATABASE_URL must point at Postgres (postgres://...), the one database engine")
-# A bounded connect timeout: a dead database answers 503 fast instead of hanging workers.
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-# Prepared on first use, per connection. Only the ingest statement's server-binding cursor can
-# prepare (Django's cursors bind client-side), and planning that statement costs Postgres more
-# than running it. Off behind a pooler in transaction mode that cannot keep prepared statements
-# (PgBouncer before 1.21).
-if env.bool("DB_PREPARED_STATEMENTS", default=True):
-    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 0)
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A streaming replica of the primary for the dashboard's stale-tolerant reads (analytics.replica,
+# docs/operations.md). In tests it mirrors the test database.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = {**database_from_url(DATABASE_REPLICA_URL), "TEST": {"MIRROR": "default"}}
+for _database in DATABASES.values():
+    if _database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(
+            "DATABASE_URL and DATABASE_REPLICA_URL must point at Postgres (postgres://...), the one database engine"
+        )
+    # A bounded connect timeout: a dead database answers 503 fast instead of hanging workers.
+    _database.setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+    # Prepared on first use, per connection. Only the ingest statement's server-binding cursor
+    # can prepare (Django's cursors bind client-side), and planning that statement costs
+    # Postgres more than running it. Off behind a pooler in transaction mode that cannot keep
+    # prepared statements (PgBouncer before 1.21).
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        _database["OPTIONS"].setdefault("prepare_threshold", 0)
+    _database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    _database["CONN_HEALTH_CHECKS"] = True
 
 if REDIS_URL:
     CACHES = {

@@ -13,6 +13,7 @@ from django.db.models import Count, Exists, Min, OuterRef, Subquery
 from django.db.models.functions import TruncDate
 
 from analytics.errors import ApiError, not_found
+from analytics.replica import read_alias
 from experiments import stats
 from experiments.models import Assignment, Conversion, Experiment, Variant
 from experiments.validation import is_valid_key
@@ -174,7 +175,7 @@ def results_from_counts(
 
 
 def _exposures(*, project_id: uuid.UUID, experiment_id: uuid.UUID):
-    return Assignment.objects.filter(project_id=project_id, experiment_id=experiment_id)
+    return Assignment.objects.using(read_alias()).filter(project_id=project_id, experiment_id=experiment_id)
 
 
 def experiment_results(*, project_id: uuid.UUID, experiment_key: str, goal: str | None) -> ExperimentResults:
@@ -184,7 +185,7 @@ def experiment_results(*, project_id: uuid.UUID, experiment_key: str, goal: str 
     goal is None.
     """
     experiment = get_experiment(project_id=project_id, key=experiment_key)
-    converted = Conversion.objects.filter(
+    converted = Conversion.objects.using(read_alias()).filter(
         project_id=project_id, experiment_id=experiment.id, anon_id=OuterRef("anon_id")
     )
     if goal is not None:
@@ -248,7 +249,8 @@ def results_by_goal(*, experiment: Experiment) -> Goals:
     )
     conversions: dict[str, dict[int, int]] = defaultdict(dict)
     rows = (
-        Conversion.objects.filter(project_id=project_id, experiment_id=experiment_id)
+        Conversion.objects.using(read_alias())
+        .filter(project_id=project_id, experiment_id=experiment_id)
         .annotate(variant_id=_variant_of_converter(project_id=project_id, experiment_id=experiment_id))
         .filter(variant_id__isnull=False)
         .values_list("goal", "variant_id")
@@ -325,7 +327,7 @@ def timeline(*, experiment: Experiment, goal: str | None, until: datetime.date) 
     )
     if not exposures:
         return []
-    conversions = Conversion.objects.filter(project_id=project_id, experiment_id=experiment_id)
+    conversions = Conversion.objects.using(read_alias()).filter(project_id=project_id, experiment_id=experiment_id)
     if goal is not None:
         conversions = conversions.filter(goal=goal)
     first_conversion = Subquery(

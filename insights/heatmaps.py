@@ -22,6 +22,7 @@ from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, 
 from django.db.models.functions import MD5, Cast
 
 from analytics.errors import invalid_field
+from analytics.replica import read_alias
 from ingest.models import MovementSample
 from insights.time_ranges import TimeRange
 
@@ -102,15 +103,19 @@ class ScrollDepth:
 def _samples(*, project_id: uuid.UUID, path: str, kind: str, time_range: TimeRange) -> QuerySet[MovementSample]:
     # The hash of the path is what the (project, md5(path), kind, occurred_at) index holds;
     # the path itself is compared too, as two paths can share a hash.
-    return MovementSample.objects.alias(path_hash=MD5("path")).filter(
-        project_id=project_id,
-        path_hash=hashlib.md5(path.encode(), usedforsecurity=False).hexdigest(),
-        kind=kind,
-        occurred_at__gte=time_range.start,
-        occurred_at__lt=time_range.end,
-        path=path,
-        viewport_width__gt=0,
-        y__gte=0,
+    return (
+        MovementSample.objects.using(read_alias())
+        .alias(path_hash=MD5("path"))
+        .filter(
+            project_id=project_id,
+            path_hash=hashlib.md5(path.encode(), usedforsecurity=False).hexdigest(),
+            kind=kind,
+            occurred_at__gte=time_range.start,
+            occurred_at__lt=time_range.end,
+            path=path,
+            viewport_width__gt=0,
+            y__gte=0,
+        )
     )
 
 

@@ -25,11 +25,12 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.backends.utils import CursorWrapper
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncMinute
 
+from analytics.replica import read_alias, read_connection
 from ingest.models import SESSION_DIMENSIONS, Event, HourlyCount, HourlyCountDelta, Session, SessionHour
 from insights.time_ranges import (
     Interval,
@@ -301,7 +302,8 @@ AGGREGATE_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL enable_sort = of
 
 @contextmanager
 def _aggregate_cursor() -> Iterator[CursorWrapper]:
-    with transaction.atomic(), connection.cursor() as cursor:
+    connection = read_connection()
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         for setting in AGGREGATE_SETTINGS:
             cursor.execute(setting)
         yield cursor
@@ -674,7 +676,7 @@ def _top(
     )
     rows = [*hour_params, field, bool(filters), *match_params]
     params = [*rows, *rows, *edge_params, *session_params]
-    with connection.cursor() as cursor:
+    with read_connection().cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]
 
@@ -694,7 +696,9 @@ def top_event_types(
 def filtered_bot_requests(*, project_id: uuid.UUID, time_range: TimeRange) -> int:
     """Requests refused as bots in the UTC hours that begin in the range: they are counted
     per hour of arrival, so an hour is all in or all out."""
-    hours = FilteredBotHour.objects.filter(project_id=project_id, hour__gte=time_range.start, hour__lt=time_range.end)
+    hours = FilteredBotHour.objects.using(read_alias()).filter(
+        project_id=project_id, hour__gte=time_range.start, hour__lt=time_range.end
+    )
     return hours.aggregate(requests=Sum("requests"))["requests"] or 0
 
 
@@ -757,7 +761,9 @@ def realtime_traffic(*, project_id: uuid.UUID, now: datetime) -> Realtime:
     `Bucket.sessions` are the sessions with an event in that minute."""
     end = now.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     starts = [end - timedelta(minutes=REALTIME_MINUTES - index) for index in range(REALTIME_MINUTES)]
-    recent = Event.objects.filter(project_id=project_id, occurred_at__gte=starts[0], occurred_at__lt=end)
+    recent = Event.objects.using(read_alias()).filter(
+        project_id=project_id, occurred_at__gte=starts[0], occurred_at__lt=end
+    )
     counted = {
         row["minute"]: row
         for row in recent.annotate(minute=TruncMinute("occurred_at", tzinfo=UTC))

@@ -14,6 +14,7 @@ from django.db.models import BooleanField, Model, QuerySet
 from django.db.models.expressions import RawSQL
 
 from analytics.http import iso
+from analytics.replica import read_alias
 from experiments.models import Assignment, Conversion
 from ingest.models import Event, MovementSample, Session
 from ingest.services import is_storable_anon_id
@@ -83,12 +84,16 @@ def range_queryset(*, project_id: uuid.UUID, kind: ExportKind, time_range: TimeR
     (pruned to the range's day partitions), sessions active in it."""
     model = TABLES[kind].model
     if kind is ExportKind.SESSIONS:
-        return model.objects.filter(
-            project_id=project_id, last_seen_at__gte=time_range.start, first_seen_at__lt=time_range.end
-        ).order_by("last_seen_at")
-    return model.objects.filter(
-        project_id=project_id, occurred_at__gte=time_range.start, occurred_at__lt=time_range.end
-    ).order_by("occurred_at")
+        return (
+            model.objects.using(read_alias())
+            .filter(project_id=project_id, last_seen_at__gte=time_range.start, first_seen_at__lt=time_range.end)
+            .order_by("last_seen_at")
+        )
+    return (
+        model.objects.using(read_alias())
+        .filter(project_id=project_id, occurred_at__gte=time_range.start, occurred_at__lt=time_range.end)
+        .order_by("occurred_at")
+    )
 
 
 def export_rows(*, project_id: uuid.UUID, kind: ExportKind, time_range: TimeRange) -> Iterator[dict[str, Any]]:
@@ -102,7 +107,7 @@ def _of_sessions(model: type[Model], *, project_id: uuid.UUID, session_ids: list
     than 3 ms per table on 5 million events), as for the erasure (ingest/statements.py)."""
     table = model._meta.db_table
     same_project = RawSQL(f'"{table}".project_id IS NOT DISTINCT FROM %s', [project_id], output_field=BooleanField())
-    return model.objects.filter(same_project, session_id__in=session_ids).order_by("occurred_at")
+    return model.objects.using(read_alias()).filter(same_project, session_id__in=session_ids).order_by("occurred_at")
 
 
 def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str, Any]]:
@@ -110,7 +115,7 @@ def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str
     their events and samples (found by session), then experiment exposures and conversions."""
     if not is_storable_anon_id(anon_id):
         return
-    sessions = Session.objects.filter(project_id=project_id, anon_id=anon_id)
+    sessions = Session.objects.using(read_alias()).filter(project_id=project_id, anon_id=anon_id)
     session_ids = list(sessions.order_by("id").values_list("id", flat=True))
     for kind, queryset, table in (
         ("session", sessions.order_by("id"), TABLES[ExportKind.SESSIONS]),
@@ -131,7 +136,8 @@ def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str
                 yield {"kind": kind, **{(f"{kind}Kind" if key == "kind" else key): value for key, value in row.items()}}
     scope = {"project_id": project_id, "experiment__project_id": project_id, "anon_id": anon_id}
     for experiment, variant, anon, at in (
-        Assignment.objects.filter(**scope)
+        Assignment.objects.using(read_alias())
+        .filter(**scope)
         .order_by("assigned_at")
         .values_list("experiment__key", "variant__key", "anon_id", "assigned_at")
     ):
@@ -143,7 +149,8 @@ def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str
             "assignedAt": iso(at),
         }
     for experiment, anon, goal, at in (
-        Conversion.objects.filter(**scope)
+        Conversion.objects.using(read_alias())
+        .filter(**scope)
         .order_by("converted_at")
         .values_list("experiment__key", "anon_id", "goal", "converted_at")
     ):

@@ -125,6 +125,7 @@ def test_it_runs_on_a_dotenv_of_the_original_service(tmp_path):
         ({"RETENTION_SWEEP_INTERVAL_S": "3600", "RETENTION_SWEEP_CRON_MS": "soon"}, "is not a whole number"),
         ({"DATABASE_URL": "postgresql://u@h:5432/db?schema=a;b"}, "is not a plain schema name"),
         ({"ENV_FILE": "/nonexistent/analytics.env"}, "ENV_FILE=/nonexistent/analytics.env is not a file"),
+        ({"DATABASE_REPLICA_URL": "mysql://u@h/db"}, "DATABASE_REPLICA_URL must point at Postgres"),
     ],
 )
 def test_it_refuses_to_start_on_nonsense(tmp_path, env, message):
@@ -137,6 +138,43 @@ def test_it_refuses_to_start_on_nonsense(tmp_path, env, message):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def test_the_replica_url_is_read_like_the_primarys_and_mirrors_it_in_tests(tmp_path):
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    probe = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "from analytics.replica import read_alias; "
+        "print(json.dumps({'alias': read_alias(), 'dbs': settings.DATABASES}, default=str))"
+    )
+    start = {
+        "ENV_FILE": str(empty),
+        "DATABASE_URL": "postgresql://app@primary.internal:5432/analytics",
+        "CONN_MAX_AGE": "30",
+    }
+
+    alone = json.loads(run_python(["-c", probe], env=start).stdout)
+    replicated = json.loads(
+        run_python(
+            ["-c", probe],
+            env={**start, "DATABASE_REPLICA_URL": "postgresql://reader@replica.internal:6432/analytics?schema=public"},
+        ).stdout
+    )
+
+    assert alone["alias"] == "default"
+    assert list(alone["dbs"]) == ["default"]
+    assert replicated["alias"] == "replica"
+    replica = replicated["dbs"]["replica"]
+    assert (replica["USER"], replica["HOST"], replica["PORT"], replica["NAME"]) == (
+        "reader",
+        "replica.internal",
+        6432,
+        "analytics",
+    )
+    assert replica["OPTIONS"] == {"options": "-c search_path=public", "connect_timeout": 3, "prepare_threshold": 0}
+    assert (replica["CONN_MAX_AGE"], replica["CONN_HEALTH_CHECKS"]) == (30, True)
+    assert replica["TEST"]["MIRROR"] == "default"
 
 
 def test_the_sweep_interval_defaults_to_an_hour():
