@@ -32,7 +32,7 @@ from django.http import QueryDict  # noqa: E402
 
 from insights import heatmaps, selectors  # noqa: E402
 from insights.filters import parse_filters  # noqa: E402
-from insights.time_ranges import Interval, TimeRange, local_date, parse_range  # noqa: E402
+from insights.time_ranges import Interval, TimeRange, last_days  # noqa: E402
 from projects.selectors import get_project_by_id_or_name  # noqa: E402
 
 
@@ -57,18 +57,13 @@ def main() -> None:
     filters = parse_filters(QueryDict("&".join(args.filter)))
     now = datetime.now(UTC)
     zone = project.time_zone
-    last = local_date(now, zone)
-
-    def days(count: int) -> TimeRange:
-        first = (last - timedelta(days=count - 1)).isoformat()
-        return parse_range(first, last.isoformat(), now=now, time_zone=zone)
 
     # Whole days of the project's zone as the dashboard asks for them, and a range that ends
     # now, whose partial first and last hours are read from raw events.
     ranges = {
-        "today": days(1),
-        "7 days": days(7),
-        "30 days": days(30),
+        "today": last_days(days=1, now=now, time_zone=zone),
+        "7 days": last_days(days=7, now=now, time_zone=zone),
+        "30 days": last_days(days=30, now=now, time_zone=zone),
         "7 days to now": TimeRange(start=now - timedelta(days=7), end=now, time_zone=zone),
     }
     for label, time_range in ranges.items():

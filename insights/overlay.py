@@ -88,13 +88,6 @@ def check_overlay_grant(*, grant: OverlayGrant, project_id: Any, path: str, now:
         )
 
 
-def read_overlay_token(*, token: Any, project_id: Any, path: str, now: datetime) -> OverlayGrant:
-    """The grant of a token that is signed, unexpired, and for this project and path."""
-    grant = unsign_overlay_token(token=token)
-    check_overlay_grant(grant=grant, project_id=project_id, path=path, now=now)
-    return grant
-
-
 def parse_days(raw: Any) -> int:
     if raw in (None, ""):
         return OVERLAY_DAYS[0]

@@ -12,7 +12,6 @@ overlay can say why it has nothing to draw.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from insights import heatmaps
 from insights.heatmap_png import STOPS
 from insights.overlay import check_overlay_grant, parse_days, unsign_overlay_token
 from insights.serializers import HeatmapSerializer
-from insights.time_ranges import TimeRange, day_start, local_date
+from insights.time_ranges import last_days
 from projects.auth import check_origin
 from projects.models import Project
 from projects.selectors import get_project
@@ -91,14 +90,8 @@ def overlay_heatmap(request: HttpRequest) -> HttpResponse:
         path = heatmaps.parse_path(_text(payload, "path"))
         check_overlay_grant(grant=grant, project_id=payload.get("project"), path=path, now=now)
         kind = heatmaps.parse_kind(_text(payload, "kind"))
-        # The last N days of the project's zone, today included, as the admin's presets.
-        tomorrow = local_date(now, project.time_zone) + timedelta(days=1)
-        first = tomorrow - timedelta(days=parse_days(payload.get("days")))
-        time_range = TimeRange(
-            start=day_start(first, project.time_zone),
-            end=day_start(tomorrow, project.time_zone),
-            time_zone=project.time_zone,
-        )
+        # As the admin's presets: the last N days of the project's zone, today included.
+        time_range = last_days(days=parse_days(payload.get("days")), now=now, time_zone=project.time_zone)
     except ApiError as exc:
         exc.headers.update(cors)
         raise

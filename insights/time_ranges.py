@@ -112,6 +112,16 @@ def today_end(now: datetime, time_zone: str = DEFAULT_TIME_ZONE) -> datetime:
     return day_start(local_date(now, time_zone) + timedelta(days=1), time_zone)
 
 
+def last_days(*, days: int, now: datetime, time_zone: str) -> TimeRange:
+    """The last `days` whole days of the zone, today included."""
+    tomorrow = local_date(now, time_zone) + timedelta(days=1)
+    return TimeRange(
+        start=day_start(tomorrow - timedelta(days=days), time_zone),
+        end=day_start(tomorrow, time_zone),
+        time_zone=time_zone,
+    )
+
+
 def parse_interval(raw: str | None, *, default: Interval = Interval.DAY) -> Interval:
     if not raw:
         return default

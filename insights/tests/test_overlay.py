@@ -14,12 +14,19 @@ from analytics.errors import ApiError
 from ingest.tests.factories import make_sample, make_session
 from insights import overlay_views
 from insights.heatmap_png import STOPS
-from insights.overlay import SALT, issue_overlay_token, read_overlay_token
+from insights.overlay import SALT, OverlayGrant, check_overlay_grant, issue_overlay_token, unsign_overlay_token
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 URL = "/overlay/heatmap"
+
+
+def read_overlay_token(*, token, project_id, path: str, now: datetime) -> OverlayGrant:
+    """What the bins endpoint checks of a token, in its order."""
+    grant = unsign_overlay_token(token=token)
+    check_overlay_grant(grant=grant, project_id=project_id, path=path, now=now)
+    return grant
 
 
 def refusal(**kwargs) -> ApiError:
