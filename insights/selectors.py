@@ -355,13 +355,17 @@ def _ranked_key(row: RankedValue) -> tuple:
     return (-row.count, row.value is None, row.value or "")
 
 
-def _visits(*, project_id: uuid.UUID, time_range: TimeRange, filters: Filters) -> tuple[str, list]:
-    """ROLLUP_VISITS_SQL for the range and filters, and its parameters."""
+def _visits(
+    *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters, per_session: str = ROLLUP_VISITS_SQL
+) -> tuple[str, list]:
+    """A per-session statement (ROLLUP_VISITS_SQL, or one of its shape: whole hours' lone
+    rows, spanning rows, then the edges' raw events) for the range and filters, and its
+    parameters."""
     hour_params, edges, edge_params = _split(project_id, time_range)
     matching, match_params = _matching(filters)
-    session_matching, _same = _matching(filters, alias="s")
-    sql = ROLLUP_VISITS_SQL.format(edges=edges, matching=matching, session_matching=session_matching)
-    return sql, [*hour_params, *match_params, *hour_params, *match_params, *edge_params, *match_params]
+    edge_events, session_matching, session_params = _edge_events(filters)
+    sql = per_session.format(edges=edges, matching=matching, edge_events=edge_events, session_matching=session_matching)
+    return sql, [*hour_params, *match_params, *hour_params, *match_params, *edge_params, *session_params]
 
 
 def session_totals(*, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS) -> Totals:
@@ -524,13 +528,9 @@ def session_pages_and_durations(
 ) -> SessionPages:
     """Sessions per entry and exit page, and the median and mean visit duration, for the
     range's sessions that match the filters (definitions: docs/insights.md)."""
-    hour_params, edges, edge_params = _split(project_id, time_range)
-    matching, match_params = _matching(filters)
-    edge_events, session_matching, session_params = _edge_events(filters)
-    visits = ROLLUP_VISIT_PAGES_SQL.format(
-        edges=edges, matching=matching, edge_events=edge_events, session_matching=session_matching
+    visits, params = _visits(
+        project_id=project_id, time_range=time_range, filters=filters, per_session=ROLLUP_VISIT_PAGES_SQL
     )
-    params = [*hour_params, *match_params, *hour_params, *match_params, *edge_params, *session_params]
     with _aggregate_cursor() as cursor:
         cursor.execute(SESSION_PAGES_SQL.format(visits=visits), [*params, limit])
         rows = cursor.fetchall()
