@@ -106,8 +106,9 @@ class Assignment(models.Model):
     """The exposure: the variant an anonId was given, recorded once, the first time."""
 
     # The project is repeated from the experiment so every query can be scoped by tenant, and
-    # so the table can be distributed by project (Citus) with it in the unique key. Its own
-    # index is left out: the unique key starts with it.
+    # so the table can be distributed by project (Citus) with it in the unique key and, in the
+    # database, the primary key (migration 0003). Its own index is left out: the unique key
+    # starts with it.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="assignments")
     # RESTRICT: a variant that people were shown is kept while its experiment exists.

@@ -4,7 +4,9 @@ The event and movement tables grow without bound: on Postgres they are partition
 (ingest/partitions.py, set up by migration 0003), and their references to projects and
 sessions carry no database constraint: ingest writes them in one transaction from a
 resolved key, and retention removes children before the sessions they point at. Every
-table leads with the project, the future distribution column of a sharded Postgres.
+table is distributed by project on Citus (analytics/distribution.py), so the database's
+primary keys hold the project even where the model's `id` is the key Django knows
+(migration 0011).
 """
 
 from django.db import models
