@@ -68,7 +68,8 @@ class Session(models.Model):
         indexes = [
             models.Index(fields=["project", "last_seen_at"], name="session_project_seen"),
             models.Index(fields=["session_id"], name="session_session_id"),
-            models.Index(fields=["anon_id"], name="session_anon_id"),
+            # An erasure or a hand-over finds a visitor's sessions by anonId and project.
+            models.Index(fields=["anon_id", "project"], name="session_anon_id"),
         ]
 
     def __str__(self) -> str:
@@ -88,7 +89,8 @@ class Event(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["project", "occurred_at"], name="event_project_time"),
-            models.Index(fields=["session"], name="event_session"),
+            # An erasure or a hand-over finds a visitor's events by session and project.
+            models.Index(fields=["session", "project"], name="event_session"),
         ]
 
     def __str__(self) -> str:
@@ -153,8 +155,8 @@ class MovementSample(models.Model):
             # A heatmap reads one page's samples of one kind. The path is hashed because a
             # long one would not fit in a B-tree entry.
             models.Index(F("project"), MD5("path"), F("kind"), F("occurred_at"), name="movement_page_kind_time"),
-            # An erasure or a hand-over finds a visitor's samples by session.
-            models.Index(fields=["session"], name="movement_session"),
+            # An erasure or a hand-over finds a visitor's samples by session and project.
+            models.Index(fields=["session", "project"], name="movement_session"),
         ]
 
     def __str__(self) -> str:

@@ -307,18 +307,18 @@ HAVING sum(count) <> 0
 # waited for (and then erased with the rest). Other sessions' batches never wait.
 LOCK_VISITOR_SESSIONS_SQL = f"""
 SELECT id FROM {SESSIONS}
-WHERE anon_id = %(anon_id)s AND project_id IS NOT DISTINCT FROM %(project)s
+WHERE anon_id = %(anon_id)s AND project_id = %(project)s
 ORDER BY id FOR UPDATE
 """
 
 # Everything stored of the sessions `%(sessions)s` (locked above), found through indexes:
 # events and samples by session (probing each day partition's index), their event ids by
 # key, session-hour rows by key (the hours of the events and the session's first hour, the
-# only rows the ingest statement writes for it). The project condition of sessions, events and
-# samples is written IS NOT DISTINCT FROM (the same for a column that is never null) because
-# the planner cannot use it with an index: given `=`, it ANDs the project's index with the
-# session's, and reads every entry of the project in every partition to find a handful of
-# rows (measured: 0.8 s instead of milliseconds on 5 million events). The hourly counts are not deleted but
+# only rows the ingest statement writes for it). The session indexes of events and samples
+# hold the project after the session, so that the project's `=` is part of the probe: with the
+# session alone, the planner could AND the project's time index in and read every entry of the
+# project in every partition to find a handful of rows (0.8 s instead of milliseconds on 5
+# million events). The hourly counts are not deleted but
 # cancelled: the negative of the events' counts is appended to the deltas by the very CTE
 # that counted them, so compaction and readers never see the erasure half done, and no
 # shared counter row is locked. `rollup_sessions` carries every session column, as the
@@ -327,7 +327,7 @@ ERASE_SESSIONS_SQL = f"""
 WITH rollup_sessions AS (
     SELECT * FROM {SESSIONS} WHERE project_id = %(project)s AND id = ANY(%(sessions)s)
 ), erased_events AS (
-    DELETE FROM {EVENTS} WHERE session_id = ANY(%(sessions)s) AND project_id IS NOT DISTINCT FROM %(project)s
+    DELETE FROM {EVENTS} WHERE session_id = ANY(%(sessions)s) AND project_id = %(project)s
     RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour, type, path,
               client_id
 ), erased_keys AS (
@@ -335,7 +335,7 @@ WITH rollup_sessions AS (
     WHERE project_id = %(project)s AND client_id IN (SELECT client_id FROM erased_events WHERE client_id IS NOT NULL)
     RETURNING 1
 ), erased_samples AS (
-    DELETE FROM {SAMPLES} WHERE session_id = ANY(%(sessions)s) AND project_id IS NOT DISTINCT FROM %(project)s
+    DELETE FROM {SAMPLES} WHERE session_id = ANY(%(sessions)s) AND project_id = %(project)s
     RETURNING 1
 ), erased_hours AS (
     DELETE FROM {SESSION_HOURS}

@@ -186,8 +186,8 @@ def test_the_visitors_rows_are_found_through_indexes(visitors):
     # ahead, the default one with the generator's stray hours, the event ids) is read whole.
     # Rows are counted rather than pages: earlier tests' rolled-back rows leave dead pages.
     assert "occurred_at_idx" not in erase_plan and "md5" not in erase_plan, erase_plan
-    assert erase_plan.count("_session_id_idx on ingest_event_p") >= 4, erase_plan
-    assert erase_plan.count("_session_id_idx on ingest_movementsample_p") >= 4, erase_plan
+    assert erase_plan.count("_session_id_project_id_idx on ingest_event_p") >= 4, erase_plan
+    assert erase_plan.count("_session_id_project_id_idx on ingest_movementsample_p") >= 4, erase_plan
     with connection.cursor() as cursor:
         for table in set(re.findall(r"Seq Scan on (\w+)", erase_plan)) - {"ingest_sessionhour"}:
             cursor.execute(f"SELECT count(*) FROM {table}")
