@@ -249,9 +249,9 @@ REBUILD_ROLLUPS_SQL = [
         SELECT s.project_id, s.id, s.anon_id, s.referrer, s.language, s.screen_width, s.screen_height,
                t.first_event_hour, t.spans_hours, {DIMENSIONS_OF_S}
         FROM {SESSIONS} AS s JOIN (
-            SELECT session_pk, min(hour) AS first_event_hour, count(DISTINCT hour) > 1 AS spans_hours
-            FROM new_events GROUP BY session_pk
-        ) AS t ON t.session_pk = s.id
+            SELECT project_id, session_pk, min(hour) AS first_event_hour, count(DISTINCT hour) > 1 AS spans_hours
+            FROM new_events GROUP BY project_id, session_pk
+        ) AS t ON t.project_id = s.project_id AND t.session_pk = s.id
     ), {ROLLUP_CTES}
     SELECT 1
     """,
@@ -260,19 +260,22 @@ REBUILD_ROLLUPS_SQL = [
 # Sets every session's first hour and span, and the marks of its rows, from all its rollup
 # rows, under the same lock: a session whose events were rebuilt in different chunks (one
 # that crosses midnight, a late event) counts twice in a range holding both rows until then.
+# Rows of a session are matched on the project as well, which a database distributed by
+# project needs to join them where they are stored (as in the rebuild above).
 SETTLE_SPANS_SQL = [
     REBUILD_ROLLUPS_SQL[0],
     f"""
     WITH spans AS (
-        SELECT session_id, min(hour) AS first_hour, count(*) > 1 AS spans
-        FROM {SESSION_HOURS} GROUP BY session_id
+        SELECT project_id, session_id, min(hour) AS first_hour, count(*) > 1 AS spans
+        FROM {SESSION_HOURS} GROUP BY project_id, session_id
     ), marked AS (
         UPDATE {SESSION_HOURS} h SET spans_hours = t.spans
-        FROM spans t WHERE h.session_id = t.session_id AND h.spans_hours <> t.spans
+        FROM spans t
+        WHERE h.project_id = t.project_id AND h.session_id = t.session_id AND h.spans_hours <> t.spans
     )
     UPDATE {SESSIONS} s SET first_event_hour = t.first_hour, spans_hours = t.spans
     FROM spans t
-    WHERE s.id = t.session_id
+    WHERE s.project_id = t.project_id AND s.id = t.session_id
       AND (s.first_event_hour, s.spans_hours) IS DISTINCT FROM (t.first_hour, t.spans)
     """,
 ]

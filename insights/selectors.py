@@ -267,6 +267,9 @@ NO_TEXT = "CAST(NULL AS VARCHAR(1))"
 SESSION = Session._meta.db_table
 EVENT = Event._meta.db_table
 SESSION_HOUR = SessionHour._meta.db_table
+# Raw events `e` with their sessions `s`, joined on the project as well as the id: the
+# project's condition on the events then holds for the sessions too.
+EVENTS_WITH_SESSIONS = f"{EVENT} e JOIN {SESSION} s ON s.project_id = e.project_id AND s.id = e.session_id"
 VISIT_COLUMN_NAMES = ("anon_id", "referrer", "language", "screen_width", "screen_height", *SESSION_DIMENSIONS)
 VISIT_COLUMNS = ", ".join(VISIT_COLUMN_NAMES)
 SESSION_VISIT_COLUMNS = ", ".join(f"s.{column}" for column in VISIT_COLUMN_NAMES)
@@ -286,7 +289,7 @@ FROM (
     FROM {SESSION_HOUR} WHERE project_id = %s AND hour >= %s AND hour < %s AND spans_hours {{matching}}
     UNION ALL
     SELECT e.session_id, 1, CASE WHEN e.type = '{PAGE_VIEW}' THEN 1 ELSE 0 END, {SESSION_VISIT_COLUMNS}
-    FROM {EVENT} e JOIN {SESSION} s ON s.id = e.session_id
+    FROM {EVENTS_WITH_SESSIONS}
     WHERE e.project_id = %s AND ({{edges}}) {{session_matching}}
 ) parts
 GROUP BY session_id, {VISIT_COLUMNS}
@@ -338,7 +341,7 @@ def _edge_events(filters: Filters) -> tuple[str, str, list[str]]:
     if not filters:
         return f"{EVENT} e", "", []
     condition, params = _matching(filters, alias="s")
-    return f"{EVENT} e JOIN {SESSION} s ON s.id = e.session_id", condition, params
+    return EVENTS_WITH_SESSIONS, condition, params
 
 
 @dataclass(frozen=True)
@@ -770,7 +773,7 @@ def realtime_traffic(*, project_id: uuid.UUID, now: datetime) -> Realtime:
         .values("minute")
         .annotate(views=Count("id", filter=Q(type=PAGE_VIEW)), sessions=Count("session_id", distinct=True))
     }
-    visitors = recent.filter(occurred_at__gte=now - REALTIME_VISITOR_WINDOW).aggregate(
+    visitors = recent.filter(occurred_at__gte=now - REALTIME_VISITOR_WINDOW, session__project_id=project_id).aggregate(
         visitors=Count("session__anon_id", distinct=True)
     )["visitors"]
     per_minute = [

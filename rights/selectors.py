@@ -10,8 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from django.db.models import BooleanField, Model, QuerySet
-from django.db.models.expressions import RawSQL
+from django.db.models import Model, QuerySet
 
 from analytics.http import iso
 from analytics.replica import read_alias
@@ -79,21 +78,22 @@ def stream(queryset: QuerySet, table: Table) -> Iterator[dict[str, Any]]:
         yield {column: plain(value) for column, value in zip(columns, row, strict=True)}
 
 
+def _of_project(model: type[Model], project_id: uuid.UUID) -> QuerySet:
+    """The project's rows of `model`; for events and samples, the sessions they are read with
+    (their sessionId) too, so that each of the statement's tables names the project."""
+    rows = model.objects.using(read_alias()).filter(project_id=project_id)
+    return rows if model is Session else rows.filter(session__project_id=project_id)
+
+
 def range_queryset(*, project_id: uuid.UUID, kind: ExportKind, time_range: TimeRange) -> QuerySet:
     """A project's rows of `kind` in the range: events and samples by when they happened
     (pruned to the range's day partitions), sessions active in it."""
-    model = TABLES[kind].model
+    rows = _of_project(TABLES[kind].model, project_id)
     if kind is ExportKind.SESSIONS:
-        return (
-            model.objects.using(read_alias())
-            .filter(project_id=project_id, last_seen_at__gte=time_range.start, first_seen_at__lt=time_range.end)
-            .order_by("last_seen_at")
+        return rows.filter(last_seen_at__gte=time_range.start, first_seen_at__lt=time_range.end).order_by(
+            "last_seen_at"
         )
-    return (
-        model.objects.using(read_alias())
-        .filter(project_id=project_id, occurred_at__gte=time_range.start, occurred_at__lt=time_range.end)
-        .order_by("occurred_at")
-    )
+    return rows.filter(occurred_at__gte=time_range.start, occurred_at__lt=time_range.end).order_by("occurred_at")
 
 
 def export_rows(*, project_id: uuid.UUID, kind: ExportKind, time_range: TimeRange) -> Iterator[dict[str, Any]]:
@@ -101,13 +101,9 @@ def export_rows(*, project_id: uuid.UUID, kind: ExportKind, time_range: TimeRang
 
 
 def _of_sessions(model: type[Model], *, project_id: uuid.UUID, session_ids: list[int]) -> QuerySet:
-    """Rows of these sessions, found through the session index of each day partition. The
-    project is checked as IS NOT DISTINCT FROM, which no index serves: given `=`, the planner
-    reads every entry of the project through its (project, time) index instead (0.4 s rather
-    than 3 ms per table on 5 million events), as for the erasure (ingest/statements.py)."""
-    table = model._meta.db_table
-    same_project = RawSQL(f'"{table}".project_id IS NOT DISTINCT FROM %s', [project_id], output_field=BooleanField())
-    return model.objects.using(read_alias()).filter(same_project, session_id__in=session_ids).order_by("occurred_at")
+    """Rows of these sessions, found through the (session, project) index of each day
+    partition, as for the erasure (ingest/statements.py)."""
+    return _of_project(model, project_id).filter(session_id__in=session_ids).order_by("occurred_at")
 
 
 def visitor_records(*, project_id: uuid.UUID, anon_id: str) -> Iterator[dict[str, Any]]:
