@@ -773,6 +773,7 @@ def realtime_traffic(*, project_id: uuid.UUID, now: datetime) -> Realtime:
         .values("minute")
         .annotate(views=Count("id", filter=Q(type=PAGE_VIEW)), sessions=Count("session_id", distinct=True))
     }
+    # Visitors are the sessions' anonIds; the sessions are matched on the project too.
     visitors = recent.filter(occurred_at__gte=now - REALTIME_VISITOR_WINDOW, session__project_id=project_id).aggregate(
         visitors=Count("session__anon_id", distinct=True)
     )["visitors"]
