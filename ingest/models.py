@@ -65,7 +65,6 @@ class Session(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
         indexes = [
             models.Index(fields=["project", "last_seen_at"], name="session_project_seen"),
-            models.Index(fields=["session_id"], name="session_session_id"),
             models.Index(fields=["anon_id"], name="session_anon_id"),
         ]
 
