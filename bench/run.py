@@ -73,6 +73,15 @@ async def request(reader, writer, method: str, path: str, body: bytes, headers: 
 REFERRERS = ("https://www.google.com/", "https://news.ycombinator.com/item?id=1", "", "https://blog.example/post")
 
 
+def event_id(now_ms: int) -> str:
+    """An event id as the SDK makes it: the time in base 36 (8 digits until 2059), then a UUID."""
+    digits = ""
+    while now_ms:
+        now_ms, digit = divmod(now_ms, 36)
+        digits = "0123456789abcdefghijklmnopqrstuvwxyz"[digit] + digits
+    return digits + str(uuid.uuid4())
+
+
 def ingest_body(key: str, counter: itertools.count) -> bytes:
     n = next(counter)
     now = int(time.time() * 1000)
@@ -92,7 +101,7 @@ def ingest_body(key: str, counter: itertools.count) -> bytes:
             },
             "events": [
                 {
-                    "id": str(uuid.uuid4()),
+                    "id": event_id(now),
                     "type": "page_view" if i % 4 == 0 else "click",
                     "path": f"/products/{i % 7}",
                     "ts": now - 1000 + i,

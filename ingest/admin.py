@@ -10,6 +10,7 @@ from django.utils.functional import cached_property
 
 from analytics.admin_pages import ReadOnlyPermissions
 from ingest.models import Event, MovementSample, Session
+from projects.models import Project
 
 COUNT_CAP = 10_000
 RECENT_TYPES_WINDOW = timedelta(days=1)
@@ -31,7 +32,9 @@ class ReadOnlyAdmin(ReadOnlyPermissions, admin.ModelAdmin):
 
 
 class BySessionSearch:
-    """Search by exact sessionId or anonId, so the lookup can use their indexes."""
+    """Search by exact sessionId or anonId, so the lookup can use their indexes: a sessionId
+    is unique per project, so it is looked up in each project's part of that index (sessions
+    keep no index of their own on sessionId, which every new session would pay for)."""
 
     session_lookup = "session__"
     search_help_text = "An exact sessionId or anonId."
@@ -41,7 +44,9 @@ class BySessionSearch:
         if not term:
             return queryset, False
         prefix = self.session_lookup
-        return queryset.filter(Q(**{f"{prefix}session_id": term}) | Q(**{f"{prefix}anon_id": term})), False
+        projects = list(Project.objects.values_list("id", flat=True))
+        by_session_id = Q(**{f"{prefix}project_id__in": projects, f"{prefix}session_id": term})
+        return queryset.filter(by_session_id | Q(**{f"{prefix}anon_id": term})), False
 
 
 class RecentEventTypeFilter(admin.SimpleListFilter):

@@ -67,7 +67,6 @@ class Session(models.Model):
         constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
         indexes = [
             models.Index(fields=["project", "last_seen_at"], name="session_project_seen"),
-            models.Index(fields=["session_id"], name="session_session_id"),
             # An erasure or a hand-over finds a visitor's sessions by anonId and project.
             models.Index(fields=["anon_id", "project"], name="session_anon_id"),
         ]
@@ -231,8 +230,9 @@ class HourlyCountBase(SessionDimensions):
     """How many page views a path, or events a type, had in one UTC hour: over all sessions
     (`by_dimensions` false, dimensions null), and again per combination of the sessions'
     SESSION_DIMENSIONS (`by_dimensions` true), which a filtered read sums where they match.
-    Both, because the combinations are nearly as many as an hour's sessions: summing them
-    for an unfiltered month read 3.5 million rows instead of 22 thousand."""
+    Both when compacted, because the combinations are nearly as many as an hour's sessions:
+    summing them for an unfiltered month read 3.5 million rows instead of 22 thousand. A
+    batch appends the per-combination deltas only; compaction writes their sums."""
 
     class Dimension(models.TextChoices):
         PATH = "path"
@@ -269,6 +269,6 @@ class HourlyCount(HourlyCountBase):
 
 
 class HourlyCountDelta(HourlyCountBase):
-    """What each ingest batch adds, appended and never updated, so concurrent batches never
-    wait on one another's counters. Kept small by frequent compaction, hence no index but
-    the primary key."""
+    """What each ingest batch adds, per combination of the session dimensions, appended and
+    never updated, so concurrent batches never wait on one another's counters. Kept small by
+    frequent compaction, hence no index but the primary key."""

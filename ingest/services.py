@@ -8,12 +8,14 @@ reached the tables another way. The SQL is in `ingest/statements.py`.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -144,20 +146,38 @@ def store(
         "events": orjson.dumps(events).decode(),
         "samples": orjson.dumps(movement).decode(),
     }
-    with _server_binding_cursor() as cursor:
-        cursor.execute(statements.STORE_SQL, params)
+    with _raw_cursor() as cursor:
+        cursor.execute(STORE_SQL_NUMBERED, [params[name] for name in STORE_SQL_PARAMETERS])
         events_stored, samples_stored = cursor.fetchone()
     return Stored(events=events_stored, movement=samples_stored)
 
 
-def _server_binding_cursor():
-    """A cursor that sends parameters apart from the SQL, so that psycopg can prepare the
-    statement once per connection (DB_PREPARED_STATEMENTS) instead of Postgres parsing and
-    planning it for every batch."""
-    from django.db.backends.postgresql.base import ServerBindingCursor
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`sql` with its %(name)s parameters written $1, $2, ... (and %% as %), and their names in
+    that order."""
+    names: list[str] = []
 
+    def number(match: re.Match) -> str:
+        if match[1] is None:
+            return "%"
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    return re.sub(r"%\((\w+)\)s|%%", number, sql), tuple(names)
+
+
+# Numbered once here: psycopg caches its translation of named parameters for statements of up
+# to 4 KB only, and parsed this one (9 KB) again for every batch, 20% of store()'s CPU.
+STORE_SQL_NUMBERED, STORE_SQL_PARAMETERS = _numbered(statements.STORE_SQL)
+
+
+def _raw_cursor():
+    """A cursor that sends the SQL as written and the parameters apart from it, so that psycopg
+    can prepare the statement once per connection (DB_PREPARED_STATEMENTS) instead of Postgres
+    parsing and planning it for every batch."""
     connection.ensure_connection()
-    raw = ServerBindingCursor(connection.connection)
+    raw = psycopg.RawCursor(connection.connection)
     return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 

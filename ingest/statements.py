@@ -49,17 +49,12 @@ def _epoch(microseconds: str) -> str:
 def _hourly_counts(*, events: str, sign: str) -> str:
     """The CTE appending per-hour counts by type and path of the events in `events`
     (project_id, session_pk, hour, type, path), whose sessions are in `rollup_sessions`, to
-    the deltas: once over all sessions, once per combination of the session dimensions. With
-    `sign` "-" it takes them out again (an erasure): one definition of what an event counts
-    in, so that removing one undoes exactly what storing it did."""
+    the deltas, per combination of the session dimensions only: the counts over all sessions
+    are their sums, which compaction writes (COMPACT_HOURLY_COUNTS_SQL), so a batch appends
+    half the rows. With `sign` "-" it takes them out again (an erasure): one definition of what
+    an event counts in, so that removing one undoes exactly what storing it did."""
     return f"""hourly_counts AS (
     INSERT INTO {HOURLY_DELTAS} (project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS})
-    SELECT project_id, hour, 'type', type, {sign}count(*), false, {NO_DIMENSIONS}
-    FROM {events} GROUP BY project_id, hour, type
-    UNION ALL
-    SELECT project_id, hour, 'path', path, {sign}count(*), false, {NO_DIMENSIONS}
-    FROM {events} WHERE type = 'page_view' GROUP BY project_id, hour, path
-    UNION ALL
     SELECT e.project_id, e.hour, 'type', e.type, {sign}count(*), true, {DIMENSIONS_OF_S}
     FROM {events} AS e JOIN rollup_sessions AS s ON s.id = e.session_pk
     GROUP BY e.project_id, e.hour, e.type, {DIMENSIONS_OF_S}
@@ -104,7 +99,7 @@ MERGE_PAGES_AND_TIMES = """first_at = CASE WHEN h.first_at IS NULL AND h.events 
 #   invariant), through the same upsert with nothing to add: so it is found by its key, however
 #   many rows the project has (as a joined UPDATE, the planner scanned them all). Where that row
 #   is gone (retention), the upsert leaves an empty one, swept with its hour;
-# - per-hour counts by type and path, over all sessions and by the sessions' SESSION_DIMENSIONS
+# - per-hour counts by type and path per combination of the sessions' SESSION_DIMENSIONS
 #   (HourlyCountBase), appended to the deltas rather than added to a shared row, which every
 #   batch would otherwise wait on.
 ROLLUP_CTES = f"""
@@ -281,14 +276,19 @@ SETTLE_SPANS_SQL = [
 ]
 
 # Folds every committed delta row into the compacted counts, in one statement: the hours it
-# touches are summed anew from their compacted rows and the deltas. Rows a statement has not
-# committed yet are not visible to the DELETE and stay for the next run; a concurrent run
-# deletes other rows (or waits and skips them), so every count is in exactly one row.
+# touches are summed anew from their compacted rows and the deltas, and the counts over all
+# sessions (`by_dimensions` false) are written here as the sums of the per-combination deltas,
+# which are all a batch appends. Delta rows over all sessions, written by releases that
+# appended both kinds, repeat their per-combination twins and are dropped. Rows a statement
+# has not committed yet are not visible to the DELETE and stay for the next run; a concurrent
+# run deletes other rows (or waits and skips them), so every count is in exactly one row.
 C_DIMENSIONS = ", ".join(f"c.{column}" for column in SESSION_DIMENSIONS)
 COMPACT_HOURLY_COUNTS_SQL = f"""
 WITH moved AS (
     DELETE FROM {HOURLY_DELTAS}
     RETURNING project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS}
+), combinations AS (
+    SELECT * FROM moved WHERE by_dimensions
 ), touched AS (
     SELECT DISTINCT project_id, hour FROM moved
 ), folded AS (
@@ -298,7 +298,13 @@ WITH moved AS (
 )
 INSERT INTO {HOURLY_COUNTS} (project_id, hour, dimension, value, count, by_dimensions, {DIMENSIONS})
 SELECT project_id, hour, dimension, value, sum(count), by_dimensions, {DIMENSIONS}
-FROM (SELECT * FROM moved UNION ALL SELECT * FROM folded) AS counted
+FROM (
+    SELECT * FROM combinations
+    UNION ALL
+    SELECT project_id, hour, dimension, value, count, false, {NO_DIMENSIONS} FROM combinations
+    UNION ALL
+    SELECT * FROM folded
+) AS counted
 GROUP BY project_id, hour, dimension, value, by_dimensions, {DIMENSIONS}
 -- An erasure's negative rows cancel what they took out: a key that sums to nothing goes.
 HAVING sum(count) <> 0

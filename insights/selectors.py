@@ -639,8 +639,10 @@ def traffic_series(
 
 
 # Compacted and not yet compacted hourly counts for whole hours, raw events for the edges.
-# Unfiltered, the rows over all sessions; filtered, those per combination of the session
-# dimensions that match.
+# Compacted: unfiltered, the rows over all sessions; filtered, those per combination of the
+# session dimensions that match. Not yet compacted: the rows per combination (those that
+# match, filtered), the only ones a batch appends; rows over all sessions that older releases
+# appended beside them repeat them and are left out.
 ROLLUP_TOP_SQL = f"""
 SELECT value, SUM(count) AS n
 FROM (
@@ -648,7 +650,7 @@ FROM (
     WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions = %s {{matching}}
     UNION ALL
     SELECT value, count FROM {HourlyCountDelta._meta.db_table}
-    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions = %s {{matching}}
+    WHERE project_id = %s AND hour >= %s AND hour < %s AND dimension = %s AND by_dimensions {{matching}}
     UNION ALL
     SELECT e.{{field}}, 1 FROM {{edge_events}}
     WHERE e.project_id = %s AND ({{edges}}) {{only_page_views}} {{session_matching}}
@@ -677,8 +679,9 @@ def _top(
         edge_events=edge_events,
         session_matching=session_matching,
     )
-    rows = [*hour_params, field, bool(filters), *match_params]
-    params = [*rows, *rows, *edge_params, *session_params]
+    compacted = [*hour_params, field, bool(filters), *match_params]
+    deltas = [*hour_params, field, *match_params]
+    params = [*compacted, *deltas, *edge_params, *session_params]
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [*params, limit])
         return [RankedValue(value=value, count=int(count)) for value, count in cursor.fetchall()]

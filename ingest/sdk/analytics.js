@@ -139,7 +139,7 @@
     }
     const now = Date.now();
     touch(now);
-    add("events", { id: uuid(), type, path: location.pathname, ts: now, props: copy });
+    add("events", { id: now.toString(36) + uuid(), type, path: location.pathname, ts: now, props: copy });
     return true;
   };
 

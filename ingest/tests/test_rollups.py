@@ -37,7 +37,7 @@ def test_it_counts_a_late_event_in_its_hour(tenant):
     assert (hour_a, events_a, views_a) == (at("2025-03-10 10:00"), 2, 2)
     assert (hour_b, events_b, views_b) == (at("2025-03-12 11:00"), 1, 0)
     counts = HourlyCountDelta.objects.filter(
-        project=project, hour=at("2025-03-10 10:00"), dimension="path", by_dimensions=False
+        project=project, hour=at("2025-03-10 10:00"), dimension="path", by_dimensions=True
     )
     assert sorted(counts.values_list("value", "count")) == [("/", 1), ("/pricing", 1)]
 
@@ -150,8 +150,8 @@ def test_a_retried_batch_adds_nothing_to_the_rollups(tenant):
     for _ in range(2):
         services.ingest_batch(project_id=project.id, payload=payload, received_at=LATE_RECEIPT)
     assert session_hours(project) == {(at("2025-03-10 10:00"), SessionHour.objects.get().session_id, 1, 1)}
-    # The type and the path, over all sessions and for the session's dimensions.
-    assert sum(HourlyCountDelta.objects.values_list("count", flat=True)) == 2 * 2
+    # The type and the path, for the session's dimensions (compaction derives the rows over all sessions).
+    assert sum(HourlyCountDelta.objects.values_list("count", flat=True)) == 2
 
 
 def test_compaction_folds_the_batches_counts_into_one_row_each(tenant, other_tenant):
@@ -159,8 +159,10 @@ def test_compaction_folds_the_batches_counts_into_one_row_each(tenant, other_ten
     for n in range(3):
         ingest_events(project, f"s{n}", [("page_view", "/", "2025-03-10 10:30"), ("signup", "/", "2025-03-10 11:30")])
     ingest_events(other_tenant.project, "x", [("page_view", "/", "2025-03-10 10:30")])
-    # Each count twice: over all sessions, and for the sessions' dimensions (all alike here).
-    assert HourlyCountDelta.objects.count() == 2 * (3 * 3 + 2)
+    # A batch appends its counts per combination of the sessions' dimensions only (all alike
+    # here); compaction writes each count twice: for those dimensions, and over all sessions.
+    assert HourlyCountDelta.objects.count() == 3 * 3 + 2
+    assert not HourlyCountDelta.objects.filter(by_dimensions=False).exists()
     assert services.compact_hourly_counts() == 2 * (3 + 2)
     assert not HourlyCountDelta.objects.exists()
     all_sessions = HourlyCount.objects.filter(project=project, by_dimensions=False)
@@ -265,3 +267,18 @@ def test_a_batch_reads_a_handful_of_rollup_rows_however_many_the_project_has(ten
     ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30")])
     ingest_events(project, "s1", [("page_view", "/", "2025-03-10 11:30")])
     assert rollup_rows_read() - before <= 10
+
+
+def test_compaction_drops_delta_rows_over_all_sessions_that_repeat_their_combinations(tenant):
+    # Releases before the per-combination deltas appended each count twice; the copy over all
+    # sessions is the sum of the others, which compaction writes itself.
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:30")])
+    HourlyCountDelta.objects.create(
+        project=project, hour=at("2025-03-10 10:00"), dimension="path", value="/", count=1, by_dimensions=False
+    )
+    services.compact_hourly_counts()
+    assert sorted(HourlyCount.objects.filter(dimension="path").values_list("value", "count", "by_dimensions")) == [
+        ("/", 1, False),
+        ("/", 1, True),
+    ]
