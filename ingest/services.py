@@ -8,9 +8,10 @@ reached the tables another way. The SQL is in `ingest/statements.py`.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -18,9 +19,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from analytics.http import fingerprint
-from ingest import partitions, statements
+from ingest import partitions, sketches, statements
 from ingest.enrichment import Enrichment, enrich
 from ingest.hours import ceil_hour, floor_hour
+from ingest.models import SealedDay, SessionHour
 from ingest.payload import (
     ID_MAX,
     USER_AGENT_MAX,
@@ -31,6 +33,7 @@ from ingest.payload import (
     epoch_us,
     parse_batch,
 )
+from projects.models import Project
 from projects.services import count_filtered_bot
 
 logger = logging.getLogger(__name__)
@@ -298,3 +301,86 @@ def erase_visitor_data(*, project_id: uuid.UUID, anon_id: str) -> ErasedIngestDa
 def maintain_partitions() -> list[str]:
     """Create the day partitions of today and the days ahead that do not exist yet."""
     return partitions.ensure_partitions(start=timezone.now().date())
+
+
+# How long after a UTC day's end it is sealed: events arrive late (a browser that was offline,
+# a retried batch), and one that lands in a sealed day makes it stale until it is sealed again.
+SEAL_DELAY = timedelta(hours=2)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SealedDayResult:
+    """A day sealed: the sessions its aggregates count, the rows in it of sessions that cross
+    its midnights (read per session), and how long ingest waited on it."""
+
+    project_id: uuid.UUID
+    day: date
+    sessions: int
+    crossing_rows: int
+    locked_seconds: float
+
+
+def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult:
+    """Aggregate one project's UTC day from its session-hour rows (ingest/statements.py,
+    SEAL_DAY_SQL) and mark it sealed and not stale, in one transaction.
+
+    Under the lock rebuild_rollups takes: it waits for the ingest statements in flight and
+    holds new ones back until commit, so the aggregates are those of every row committed, and
+    any later statement that touches the day sees the sealed day and marks it stale."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    params = {"project": project_id, "day": day, "start": start, "end": start + DAY}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statements.REBUILD_ROLLUPS_SQL[0])
+        locked_at = time.monotonic()
+        # One day's sessions hash in memory; planning anew each time, JIT would cost more than it saves.
+        cursor.execute("SET LOCAL work_mem = '64MB'")
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(statements.SEAL_VISITORS_SQL, params)
+        visitors = sketches.sketch(cursor.fetchall()).tobytes()
+        for sql in statements.SEAL_DAY_SQL:
+            cursor.execute(sql, {**params, "visitors": visitors, "bounds": statements.DURATION_BIN_BOUNDS})
+        sessions, crossing = cursor.fetchone()
+    locked = time.monotonic() - locked_at
+    logger.info(
+        "sealed %s of project %s: %d sessions, %d rows of sessions crossing midnight, lock held %.3f s",
+        day,
+        project_id,
+        sessions,
+        crossing,
+        locked,
+    )
+    return SealedDayResult(
+        project_id=project_id, day=day, sessions=sessions, crossing_rows=crossing, locked_seconds=locked
+    )
+
+
+def days_to_seal(*, project_id: uuid.UUID, now: datetime) -> list[date]:
+    """The project's UTC days with session-hour rows that ended SEAL_DELAY before `now` and
+    are not sealed, or sealed and stale: from its first row's day, each probed by index."""
+    first = SessionHour.objects.filter(project_id=project_id).order_by("hour").values_list("hour", flat=True).first()
+    if first is None:
+        return []
+    last = (now - SEAL_DELAY).astimezone(UTC).date() - DAY
+    sealed = set(SealedDay.objects.filter(project_id=project_id, stale=False).values_list("day", flat=True))
+    due = []
+    day = first.astimezone(UTC).date()
+    while day <= last:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if (
+            day not in sealed
+            and SessionHour.objects.filter(project_id=project_id, hour__gte=start, hour__lt=start + DAY).exists()
+        ):
+            due.append(day)
+        day += DAY
+    return due
+
+
+def seal_due_days(*, now: datetime, project_id: uuid.UUID | None = None) -> list[SealedDayResult]:
+    """Seal every day that is due (days_to_seal) of one project, or of every project."""
+    projects = [project_id] if project_id else list(Project.objects.values_list("id", flat=True))
+    return [
+        seal_day(project_id=project, day=day)
+        for project in projects
+        for day in days_to_seal(project_id=project, now=now)
+    ]
