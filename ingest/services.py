@@ -384,3 +384,15 @@ def seal_due_days(*, now: datetime, project_id: uuid.UUID | None = None) -> list
         for project in projects
         for day in days_to_seal(project_id=project, now=now)
     ]
+
+
+def describe_sealed(sealed: list[SealedDayResult]) -> str:
+    """One line for the commands that seal what they wrote."""
+    if not sealed:
+        return "Sealed no day: none was due."
+    return (
+        f"Sealed {len(sealed)} day(s) from {min(result.day for result in sealed)} to "
+        f"{max(result.day for result in sealed)}: {sum(result.sessions for result in sealed):,} sessions counted, "
+        f"{sum(result.crossing_rows for result in sealed):,} rows of sessions that cross midnight left to read per "
+        f"session; ingest waited at most {max(result.locked_seconds for result in sealed):.2f} s."
+    )
