@@ -426,6 +426,9 @@ BREAKDOWN_COUNTS = """COUNT(*) AS sessions, SUM(event_count) AS events, SUM(view
 ENTRY_EXIT_NAME = "CASE WHEN GROUPING(entry_path) = 0 THEN 'entry' ELSE 'exit' END"
 ENTRY_EXIT_PATH = "CASE WHEN GROUPING(entry_path) = 0 THEN entry_path ELSE exit_path END"
 ENTRY_EXIT_SETS = "GROUPING SETS ((entry_path), (exit_path))"
+# The sealed days' lists that are not of the session breakdowns: entry and exit pages, and
+# the counts of events per path and type.
+NOT_BREAKDOWNS = "('entry', 'exit', 'path', 'type')"
 # A visit's duration in microseconds: exact to the microsecond for any visit shorter than ten
 # years, and a third of the time of numeric epochs (measured).
 VISIT_MICROS = "round(date_part('epoch', {last} - {first}) * 1000000)::bigint"
@@ -442,7 +445,9 @@ SEAL_VISITORS_SQL = registers_sql(
 # One project's UTC day, aggregated (ingest.services.seal_day). Sessions with rows outside the day
 # are found among the rows of sessions that span hours (the others have one row), through
 # their partial index; their rows in the day are listed and left out of the counts. The
-# rest are combined per session as insights.selectors combines them, then counted.
+# rest are combined per session as insights.selectors combines them, then counted. The
+# day's page views per path and events per type ("path", "type": HourlyCount's dimensions,
+# over all sessions) are summed from its hourly counts, every session's events included.
 SEAL_DAY_SQL = [
     f"DELETE FROM {SEALED_COUNTS} WHERE project_id = %(project)s AND day = %(day)s",
     f"DELETE FROM {SEALED_DURATIONS} WHERE project_id = %(project)s AND day = %(day)s",
@@ -491,6 +496,17 @@ WITH crossing AS (
     SELECT %(project)s, %(day)s, {ENTRY_EXIT_NAME}, {ENTRY_EXIT_PATH}, NULL, NULL, COUNT(*), 0, 0, 0, 0
     FROM timed WHERE entry_path IS NOT NULL
     GROUP BY {ENTRY_EXIT_SETS}
+    UNION ALL
+    SELECT %(project)s, %(day)s, dimension, value, NULL, NULL, SUM(count), 0, 0, 0, 0
+    FROM (
+        SELECT dimension, value, count FROM {HOURLY_COUNTS}
+        WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND NOT by_dimensions
+        UNION ALL
+        SELECT dimension, value, count FROM {HOURLY_DELTAS}
+        WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND NOT by_dimensions
+    ) AS hourly
+    GROUP BY dimension, value
+    HAVING SUM(count) > 0
     RETURNING 1
 ), binned AS (
     INSERT INTO {SEALED_DURATIONS} (project_id, day, bin, sessions, micros)
