@@ -89,6 +89,10 @@ class Totals:
     visitors_standard_error: float | None = None
 
     @property
+    def visitors_estimated(self) -> bool:
+        return self.visitors_standard_error is not None
+
+    @property
     def events_per_session(self) -> float | None:
         return self.events / self.sessions if self.sessions else None
 
@@ -676,7 +680,7 @@ timed AS MATERIALIZED (
     FROM visits WHERE event_count > 0 AND NOT untimed
 ),
 sealed_bins AS MATERIALIZED (
-    SELECT bin, sessions, micros FROM {SEALED_DURATIONS} WHERE project_id = %s AND day = ANY(%s)
+    SELECT bin, sessions FROM {SEALED_DURATIONS} WHERE project_id = %s AND day = ANY(%s)
 ),
 placed AS (
     SELECT bin, n, (SUM(n) OVER (ORDER BY bin))::bigint - n AS below, (SUM(n) OVER ())::bigint AS total
@@ -694,7 +698,8 @@ ranked AS MATERIALIZED (
     FROM (
         SELECT micros FROM timed WHERE bin IN (SELECT bin FROM middle)
         UNION ALL
-        SELECT unnest(micros) FROM sealed_bins WHERE bin IN (SELECT bin FROM middle)
+        SELECT unnest(micros) FROM {SEALED_DURATIONS}
+        WHERE project_id = %s AND day = ANY(%s) AND bin IN (SELECT bin FROM middle)
     ) AS values_in_middle
 ),
 sealed AS (
@@ -748,7 +753,7 @@ def session_pages_and_durations(
         sealed = [project_id, split.sealed]
         cursor.execute(
             SESSION_PAGES_SQL.format(visits=visits),
-            [*params, DURATION_BIN_BOUNDS, *sealed, *sealed, *sealed, limit],
+            [*params, DURATION_BIN_BOUNDS, *sealed, *sealed, *sealed, *sealed, limit],
         )
         rows = cursor.fetchall()
     lists: dict[str, list[RankedValue]] = {"entry": [], "exit": []}

@@ -5,6 +5,7 @@ by insights/tests/reference.py."""
 
 import dataclasses
 import random
+import re
 import threading
 import time
 from datetime import timedelta
@@ -240,3 +241,27 @@ def test_a_batch_stored_while_its_day_is_sealed_is_never_lost(tenant, monkeypatc
     resealed = selectors.traffic_stats(**scope, interval=Interval.DAY)
     assert (resealed.totals.sessions, resealed.totals.page_views) == (2, 2 + sealed_before)
     assert assert_same(resealed, reference.traffic_stats(**scope, interval=Interval.DAY)) == 1
+
+
+def test_the_api_and_the_page_say_when_visitors_are_estimated(admin_api, admin_client, tenant):
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 10:00")], anon_id="a")
+    ingest_events(project, "s2", [("page_view", "/", "2025-03-10 11:00")], anon_id="b")
+    services.seal_due_days(now=LATER)
+    whole_day = "from=2025-03-10T00:00:00Z&to=2025-03-11T00:00:00Z"
+    body = admin_api.get(f"/v1/projects/{project.id}/stats?{whole_day}").json()
+    assert (body["totals"]["visitors"], body["totals"]["visitorsEstimated"]) == (2, True)
+    assert body["totals"]["visitorsStandardError"] == pytest.approx(0.0041, abs=0.0001)
+    assert (body["previousTotals"]["visitorsEstimated"], body["previousTotals"]["visitorsStandardError"]) == (
+        False,
+        None,
+    )
+    partial = admin_api.get(f"/v1/projects/{project.id}/stats?from=2025-03-10T01:00:00Z&to=2025-03-11").json()
+    assert (partial["totals"]["visitorsEstimated"], partial["totals"]["visitorsStandardError"]) == (False, None)
+    page = admin_client.get(f"/admin/projects/project/{project.id}/insights/?range=custom&{whole_day}")
+    shown = " ".join(re.sub(r"<[^>]+>", " ", page.content.decode()).split())
+    assert "≈ 2 Unique visitors estimate, standard error 0.41%" in shown
+    exact = admin_client.get(
+        f"/admin/projects/project/{project.id}/insights/?range=custom&from=2025-03-10T01:00:00Z&to=2025-03-11"
+    )
+    assert "≈" not in exact.content.decode()
