@@ -285,7 +285,8 @@ class SealedDay(models.Model):
     project = models.ForeignKey(Project, **NO_CONSTRAINT)
     day = models.DateField()
     stale = models.BooleanField(default=False)
-    sealed_at = models.DateTimeField()
+    # Null while the day is being sealed (ingest/statements.py, SEAL_START_SQL): not read yet.
+    sealed_at = models.DateTimeField(null=True)
     # The day's sessions with a time (rows written before ingest migration 0010 have none):
     # how many, how many had one event, and the sum of their durations in microseconds.
     timed_sessions = models.BigIntegerField()

@@ -10,12 +10,16 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+import psycopg
+from django.db import OperationalError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from analytics.http import fingerprint
@@ -312,7 +316,7 @@ DAY = timedelta(days=1)
 @dataclass(frozen=True)
 class SealedDayResult:
     """A day sealed: the sessions its aggregates count, the rows in it of sessions that cross
-    its midnights (read per session), and how long ingest waited on it."""
+    its midnights (read per session), and how long the lock held ingest back."""
 
     project_id: uuid.UUID
     day: date
@@ -321,29 +325,37 @@ class SealedDayResult:
     locked_seconds: float
 
 
-def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult:
-    """Aggregate one project's UTC day from its session-hour rows (ingest/statements.py,
-    SEAL_DAY_SQL) and mark it sealed and not stale, in one transaction.
-
-    Under the lock rebuild_rollups takes: it waits for the ingest statements in flight and
-    holds new ones back until commit, so the aggregates are those of every row committed, and
-    any later statement that touches the day sees the sealed day and marks it stale."""
+def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult | None:
+    """Aggregate one project's UTC day from its session-hour rows and mark it sealed and not
+    stale (ingest/statements.py, SEAL_START_SQL then SEAL_DAY_SQL); None, leaving the day
+    stale, when a statement changed the day while it was being aggregated."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     params = {"project": project_id, "day": day, "start": start, "end": start + DAY}
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(statements.REBUILD_ROLLUPS_SQL[0])
+        cursor.execute(statements.SEAL_START_SQL[0])
         locked_at = time.monotonic()
-        # One day's sessions hash in memory; planning anew each time, JIT would cost more than it saves.
-        cursor.execute("SET LOCAL work_mem = '64MB'")
-        cursor.execute("SET LOCAL jit = off")
-        cursor.execute(statements.SEAL_VISITORS_SQL, params)
-        visitors = sketches.sketch(cursor.fetchall()).tobytes()
-        for sql in statements.SEAL_DAY_SQL:
-            cursor.execute(sql, {**params, "visitors": visitors, "bounds": statements.DURATION_BIN_BOUNDS})
-        sessions, crossing = cursor.fetchone()
+        cursor.execute(statements.SEAL_START_SQL[1], params)
     locked = time.monotonic() - locked_at
+    try:
+        with _snapshot_cursor() as cursor:
+            # One day's sessions hash in memory; planned anew each time, JIT would cost more than it saves.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(statements.SEAL_VISITORS_SQL, params)
+            visitors = sketches.sketch(cursor.fetchall()).tobytes()
+            for sql in statements.SEAL_DAY_SQL:
+                cursor.execute(sql, {**params, "visitors": visitors, "bounds": statements.DURATION_BIN_BOUNDS})
+            counted = cursor.fetchone()
+            if counted is None:
+                raise _DayChanged
+    except (_DayChanged, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, psycopg.errors.SerializationFailure):
+            raise
+        logger.info("%s of project %s changed while it was sealed: left stale", day, project_id)
+        return None
+    sessions, crossing = counted
     logger.info(
-        "sealed %s of project %s: %d sessions, %d rows of sessions crossing midnight, lock held %.3f s",
+        "sealed %s of project %s: %d sessions, %d rows of sessions crossing midnight, ingest held back %.3f s",
         day,
         project_id,
         sessions,
@@ -355,6 +367,22 @@ def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult:
     )
 
 
+class _DayChanged(Exception):
+    """A statement marked the day stale before the sealing's snapshot."""
+
+
+@contextmanager
+def _snapshot_cursor() -> Iterator[CursorWrapper]:
+    """A cursor in a REPEATABLE READ transaction: every statement reads one snapshot, and an
+    update of a row another transaction changed since fails. Inside a caller's transaction
+    (the tests'), its isolation stands."""
+    outer = connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not outer:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield cursor
+
+
 def days_to_seal(*, project_id: uuid.UUID, now: datetime) -> list[date]:
     """The project's UTC days with session-hour rows that ended SEAL_DELAY before `now` and
     are not sealed, or sealed and stale: from its first row's day, each probed by index."""
@@ -362,7 +390,11 @@ def days_to_seal(*, project_id: uuid.UUID, now: datetime) -> list[date]:
     if first is None:
         return []
     last = (now - SEAL_DELAY).astimezone(UTC).date() - DAY
-    sealed = set(SealedDay.objects.filter(project_id=project_id, stale=False).values_list("day", flat=True))
+    sealed = set(
+        SealedDay.objects.filter(project_id=project_id, stale=False, sealed_at__isnull=False).values_list(
+            "day", flat=True
+        )
+    )
     due = []
     day = first.astimezone(UTC).date()
     while day <= last:
@@ -379,11 +411,12 @@ def days_to_seal(*, project_id: uuid.UUID, now: datetime) -> list[date]:
 def seal_due_days(*, now: datetime, project_id: uuid.UUID | None = None) -> list[SealedDayResult]:
     """Seal every day that is due (days_to_seal) of one project, or of every project."""
     projects = [project_id] if project_id else list(Project.objects.values_list("id", flat=True))
-    return [
+    sealed = [
         seal_day(project_id=project, day=day)
         for project in projects
         for day in days_to_seal(project_id=project, now=now)
     ]
+    return [result for result in sealed if result is not None]
 
 
 def describe_sealed(sealed: list[SealedDayResult]) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-PRECISION = 16
+PRECISION = 18
 REGISTERS = 1 << PRECISION
 # Bits left after the register's: a rank is 1 to RANK_BITS + 1.
 RANK_BITS = 64 - PRECISION

@@ -438,6 +438,24 @@ VISIT_MICROS = "round(date_part('epoch', {last} - {first}) * 1000000)::bigint"
 # never lands in a lower bin.
 DURATION_BIN_BOUNDS = [*range(1, 64), *((32 + step) << (bits - 5) for bits in range(6, 63) for step in range(32))]
 
+# Sealing a day takes two transactions (ingest.services.seal_day). The first, under the lock
+# rebuild_rollups takes, marks the day as being sealed: not stale, no aggregates yet
+# (`sealed_at` null, which readers skip). The lock waits for the ingest statements in flight
+# and holds new ones back until this commits, a few milliseconds: every statement committed
+# before is in what the second transaction reads, and every one after sees the row and marks
+# it stale. The second aggregates the day in one snapshot and sets `sealed_at` only if no
+# statement marked the day stale meanwhile (REPEATABLE READ refuses to update a row another
+# transaction changed since the snapshot).
+SEAL_START_SQL = [
+    REBUILD_ROLLUPS_SQL[0],
+    f"""
+    INSERT INTO {SEALED_DAYS} (
+        project_id, day, stale, sealed_at, timed_sessions, single_event_sessions, duration_us, visitors
+    )
+    VALUES (%(project)s, %(day)s, false, NULL, 0, 0, 0, '')
+    ON CONFLICT (project_id, day) DO UPDATE SET stale = false, sealed_at = NULL
+    """,
+]
 # Every session-hour row of one project's UTC day [start, end), for its visitors' sketch.
 SEAL_VISITORS_SQL = registers_sql(
     f"SELECT anon_id FROM {SESSION_HOURS} WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s"
@@ -515,16 +533,14 @@ WITH crossing AS (
     GROUP BY bin
     RETURNING 1
 )
-INSERT INTO {SEALED_DAYS} AS d (
-    project_id, day, stale, sealed_at, timed_sessions, single_event_sessions, duration_us, visitors
-)
-SELECT %(project)s, %(day)s, false, now(), COUNT(*), COUNT(*) FILTER (WHERE event_count = 1),
-       COALESCE(SUM(micros), 0), %(visitors)s
-FROM timed
-ON CONFLICT (project_id, day) DO UPDATE SET
-    stale = false, sealed_at = EXCLUDED.sealed_at, timed_sessions = EXCLUDED.timed_sessions,
-    single_event_sessions = EXCLUDED.single_event_sessions, duration_us = EXCLUDED.duration_us,
-    visitors = EXCLUDED.visitors
+UPDATE {SEALED_DAYS} AS d SET
+    sealed_at = now(), timed_sessions = t.sessions, single_event_sessions = t.single, duration_us = t.micros,
+    visitors = %(visitors)s
+FROM (
+    SELECT COUNT(*) AS sessions, COUNT(*) FILTER (WHERE event_count = 1) AS single, COALESCE(SUM(micros), 0) AS micros
+    FROM timed
+) AS t
+WHERE d.project_id = %(project)s AND d.day = %(day)s AND NOT d.stale AND d.sealed_at IS NULL
 RETURNING (SELECT COUNT(*) FROM visits), (SELECT COUNT(*) FROM crossing)
 """,
 ]

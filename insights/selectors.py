@@ -450,7 +450,10 @@ def _sealed_days(
     return [day for (day,) in cursor.fetchall()]
 
 
-SEALED_DAYS_SQL = f"SELECT day FROM {SEALED_DAYS} WHERE project_id = %s AND day >= %s AND day < %s AND NOT stale"
+SEALED_DAYS_SQL = f"""
+SELECT day FROM {SEALED_DAYS}
+WHERE project_id = %s AND day >= %s AND day < %s AND NOT stale AND sealed_at IS NOT NULL
+"""
 
 
 def _read_split(cursor: CursorWrapper, *, project_id: uuid.UUID, time_range: TimeRange, filters: Filters) -> Split:

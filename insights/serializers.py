@@ -28,7 +28,7 @@ class TotalsSerializer(ResponseShape):
         source="visitors_standard_error",
         allow_null=True,
         min_value=0,
-        help_text="The estimate's relative standard error (0.0041: 0.41%); null when visitors is exact.",
+        help_text="The estimate's relative standard error (0.0020: 0.20%); null when visitors is exact.",
     )
     eventsPerSession = serializers.FloatField(source="events_per_session", allow_null=True, min_value=0)
     sessionsWithPageView = serializers.IntegerField(source="sessions_with_page_view", **COUNT)

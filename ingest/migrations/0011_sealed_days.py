@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('pk', models.CompositePrimaryKey('project_id', 'day', blank=True, editable=False, primary_key=True, serialize=False)),
                 ('day', models.DateField()),
                 ('stale', models.BooleanField(default=False)),
-                ('sealed_at', models.DateTimeField()),
+                ('sealed_at', models.DateTimeField(null=True)),
                 ('timed_sessions', models.BigIntegerField()),
                 ('single_event_sessions', models.BigIntegerField()),
                 ('duration_us', models.BigIntegerField()),
