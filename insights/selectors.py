@@ -11,9 +11,16 @@ edges from raw events; both are combined per session before anything is counted,
 numbers are those of the raw events (insights/tests/reference.py computes them from the raw
 rows alone, and the tests hold the two to each other).
 
+Whole UTC days that are sealed (ingest.models.SealedDay, sealed by ingest.services.seal_day)
+are read from their per-day aggregates instead, added to what the rest of the range counts
+per session; which days are sealed and the rows around them are read in one snapshot. Over
+sealed days, unique visitors are estimated from the days' sketches (ingest/sketches.py);
+every other number stays exact.
+
 Filters restrict every number to the sessions with the given values of the session
 dimensions (ingest.models.SESSION_DIMENSIONS, which the rollups carry for that): rollup rows
-are matched on their own columns, the raw events at the edges through their session.
+are matched on their own columns, the raw events at the edges through their session. A
+filtered read never uses sealed days, which count all sessions.
 """
 
 from __future__ import annotations
