@@ -427,5 +427,5 @@ def describe_sealed(sealed: list[SealedDayResult]) -> str:
         f"Sealed {len(sealed)} day(s) from {min(result.day for result in sealed)} to "
         f"{max(result.day for result in sealed)}: {sum(result.sessions for result in sealed):,} sessions counted, "
         f"{sum(result.crossing_rows for result in sealed):,} rows of sessions that cross midnight left to read per "
-        f"session; ingest waited at most {max(result.locked_seconds for result in sealed):.2f} s."
+        f"session; ingest held back at most {max(result.locked_seconds for result in sealed):.3f} s."
     )
