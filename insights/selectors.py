@@ -686,7 +686,7 @@ GROUP BY session_id
 # counts, ranked by count, then path byte by byte, as Python orders strings.
 SESSION_PAGES_SQL = f"""
 WITH visits AS MATERIALIZED ({{visits}}),
-timed AS MATERIALIZED (
+timed AS NOT MATERIALIZED (
     SELECT event_count, entry_path, exit_path, {VISIT_MICROS.format(last="last_at", first="first_at")} AS micros
     FROM visits WHERE event_count > 0 AND NOT untimed
 ),
@@ -722,12 +722,13 @@ FROM (
 WHERE place <= %s
 """
 
-# The middle visit(s) without sealed days: percentile_cont sorts the range's visits, the
-# median itself as both the lower and the upper middle value.
+# The middle visit(s) without sealed days: percentile_cont sorts the range's visits once, the
+# median itself standing for both the lower and the upper middle value.
 MEDIAN_BY_SORT = {
-    "middle": "",
-    "low": "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY micros) FROM timed)",
-    "high": "(SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY micros) FROM timed)",
+    "middle": """
+sorted AS MATERIALIZED (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY micros) AS median FROM timed),""",
+    "low": "(SELECT median FROM sorted)",
+    "high": "(SELECT median FROM sorted)",
 }
 # With sealed days, whose visits are kept per bin: the visits per bin of both, the one or two
 # bins holding the middle ranks, and those bins' values ranked. Parameters: the bounds, then
