@@ -191,6 +191,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "ingest.tasks.compact_hourly_counts",
         "schedule": 60.0,
     },
+    # Seals the UTC days that ended two hours ago, and seals again those made stale since (a
+    # late event, an erasure), so that the dashboard reads a day's aggregates, not its sessions.
+    "seal-days": {
+        "task": "ingest.tasks.seal_days",
+        "schedule": 15 * 60.0,
+    },
 }
 
 REST_FRAMEWORK = {

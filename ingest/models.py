@@ -9,6 +9,7 @@ primary keys hold the project even where the model's `id` is the key Django know
 (migration 0011).
 """
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import F
 from django.db.models.functions import MD5
@@ -272,3 +273,87 @@ class HourlyCountDelta(HourlyCountBase):
     """What each ingest batch adds, per combination of the session dimensions, appended and
     never updated, so concurrent batches never wait on one another's counters. Kept small by
     frequent compaction, hence no index but the primary key."""
+
+
+class SealedDay(models.Model):
+    """A UTC day of a project whose session-hour rows were aggregated once all its hours were
+    old enough (ingest.services.seal_day): the day's sessions counted per value (SealedDayCount), their
+    durations (SealedDayDuration) and visitors (a HyperLogLog sketch), so that the dashboard
+    reads a day's numbers instead of its sessions. Only sessions all of whose rows lie in the
+    day are counted; the rows in the day of the others (SealedDaySession) are read per session.
+
+    `stale` is set by every statement that changes the day's session-hour rows (ingest,
+    erasure, rebuild): a stale day is read per session until it is sealed again."""
+
+    pk = models.CompositePrimaryKey("project_id", "day")
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    stale = models.BooleanField(default=False)
+    # Null while the day is being sealed (ingest/statements.py, SEAL_START_SQL): not read yet.
+    sealed_at = models.DateTimeField(null=True)
+    # The day's sessions with a time (rows written before ingest migration 0010 have none):
+    # how many, how many had one event, and the sum of their durations in microseconds.
+    timed_sessions = models.BigIntegerField()
+    single_event_sessions = models.BigIntegerField()
+    duration_us = models.BigIntegerField()
+    # HyperLogLog registers (one byte each) of the anonIds of every row of the day, those of
+    # sessions that cross a midnight included.
+    visitors = models.BinaryField()
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d}{' (stale)' if self.stale else ''}"
+
+
+class SealedDayCount(models.Model):
+    """Sessions (and for the totals row, their events, page views, sessions with a page view
+    and bounced sessions) of a sealed day per value of one breakdown: `dimension` is "totals",
+    "referrer", "language", "screen" (width and height), a SESSION_DIMENSIONS column, "entry"
+    or "exit" (the path of the first or last page view of timed sessions)."""
+
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    dimension = models.CharField(max_length=16)
+    value = models.CharField(max_length=2048, null=True)
+    screen_width = models.PositiveIntegerField(null=True)
+    screen_height = models.PositiveIntegerField(null=True)
+    sessions = models.BigIntegerField()
+    events = models.BigIntegerField()
+    page_views = models.BigIntegerField()
+    viewed = models.BigIntegerField()
+    bounced = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "day"], name="sealedcount_project_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.dimension} {self.value}: {self.sessions}"
+
+
+class SealedDayDuration(models.Model):
+    """The visit durations (microseconds) of a sealed day's timed sessions, sorted, per bin
+    (ingest.statements.DURATION_BIN): a median is found by counting bins, then reading the
+    values of the one or two bins that hold it."""
+
+    pk = models.CompositePrimaryKey("project_id", "day", "bin")
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    bin = models.IntegerField()
+    sessions = models.BigIntegerField()
+    micros = ArrayField(models.BigIntegerField())
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} bin {self.bin}: {self.sessions}"
+
+
+class SealedDaySession(models.Model):
+    """The session-hour rows, inside a sealed day, of sessions that also have rows outside it
+    (a midnight crossed, a late event): read per session, with their other rows."""
+
+    pk = models.CompositePrimaryKey("project_id", "day", "hour", "session_id")
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    hour = models.DateTimeField()
+    session = models.ForeignKey(Session, **NO_CONSTRAINT)
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.session_id} {self.hour:%H}h"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import connection
 from django.db.models import Model, Q
@@ -26,6 +26,10 @@ from ingest.models import (
     HourlyCount,
     HourlyCountDelta,
     MovementSample,
+    SealedDay,
+    SealedDayCount,
+    SealedDayDuration,
+    SealedDaySession,
     Session,
     SessionHour,
 )
@@ -110,12 +114,23 @@ def _holds_rows_to_keep(groups: list[Group]):
     return keep
 
 
+def _first_whole_day(cutoff: datetime) -> date:
+    """The first UTC day that begins at or after the cutoff: every day before it loses rows."""
+    return (cutoff - timedelta(microseconds=1)).date() + timedelta(days=1)
+
+
 def _sweep_group(group: Group, *, dry_run: bool) -> dict[str, int]:
     cutoff, scope = group.cutoff, group.q()
 
-    def delete(model: type[Model], **older_than: datetime) -> int:
+    def delete(model: type[Model], **older_than: datetime | date) -> int:
         return _delete_in_batches(model, dry_run=dry_run, scope=scope, **older_than)
 
+    kept = _first_whole_day(cutoff)
+    # First, so that no reader takes a day whose aggregates count rows that are going; its
+    # aggregates then go with it (counted with the day).
+    sealed_days = delete(SealedDay, day__lt=kept)
+    for model in (SealedDayCount, SealedDayDuration, SealedDaySession):
+        delete(model, day__lt=kept)
     return {
         "events": delete(Event, occurred_at__lt=cutoff),
         "movement": delete(MovementSample, occurred_at__lt=cutoff),
@@ -127,6 +142,7 @@ def _sweep_group(group: Group, *, dry_run: bool) -> dict[str, int]:
         "hourlyCounts": delete(HourlyCount, hour__lt=cutoff) + delete(HourlyCountDelta, hour__lt=cutoff),
         "batchClaims": delete(BatchClaim, received_at__lt=cutoff),
         "filteredBotHours": delete(FilteredBotHour, hour__lt=cutoff),
+        "sealedDays": sealed_days,
     }
 
 

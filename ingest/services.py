@@ -9,20 +9,25 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from analytics.http import fingerprint
-from ingest import partitions, statements
+from ingest import partitions, sketches, statements
 from ingest.enrichment import Enrichment, enrich
 from ingest.hours import ceil_hour, floor_hour
+from ingest.models import SealedDay, SessionHour
 from ingest.payload import (
     ID_MAX,
     USER_AGENT_MAX,
@@ -33,6 +38,7 @@ from ingest.payload import (
     epoch_us,
     parse_batch,
 )
+from projects.models import Project
 from projects.services import count_filtered_bot
 
 logger = logging.getLogger(__name__)
@@ -318,3 +324,127 @@ def erase_visitor_data(*, project_id: uuid.UUID, anon_id: str) -> ErasedIngestDa
 def maintain_partitions() -> list[str]:
     """Create the day partitions of today and the days ahead that do not exist yet."""
     return partitions.ensure_partitions(start=timezone.now().date())
+
+
+# How long after a UTC day's end it is sealed: events arrive late (a browser that was offline,
+# a retried batch), and one that lands in a sealed day makes it stale until it is sealed again.
+SEAL_DELAY = timedelta(hours=2)
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class SealedDayResult:
+    """A day sealed: the sessions its aggregates count, the rows in it of sessions that cross
+    its midnights (read per session), and how long the lock held ingest back."""
+
+    project_id: uuid.UUID
+    day: date
+    sessions: int
+    crossing_rows: int
+    locked_seconds: float
+
+
+def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult | None:
+    """Aggregate one project's UTC day from its session-hour rows and mark it sealed and not
+    stale (ingest/statements.py, SEAL_START_SQL then SEAL_DAY_SQL); None, leaving the day
+    stale, when a statement changed the day while it was being aggregated."""
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    params = {"project": project_id, "day": day, "start": start, "end": start + DAY}
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statements.SEAL_START_SQL[0])
+        locked_at = time.monotonic()
+        cursor.execute(statements.SEAL_START_SQL[1], params)
+    locked = time.monotonic() - locked_at
+    try:
+        with _snapshot_cursor() as cursor:
+            # One day's sessions hash in memory; planned anew each time, JIT would cost more than it saves.
+            cursor.execute("SET LOCAL work_mem = '64MB'")
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute(statements.SEAL_VISITORS_SQL, params)
+            visitors = sketches.sketch(cursor.fetchall()).tobytes()
+            for sql in statements.SEAL_DAY_SQL:
+                cursor.execute(sql, {**params, "visitors": visitors, "bounds": statements.DURATION_BIN_BOUNDS})
+            counted = cursor.fetchone()
+            if counted is None:
+                raise _DayChanged
+    except (_DayChanged, OperationalError) as exc:
+        if isinstance(exc, OperationalError) and not isinstance(exc.__cause__, psycopg.errors.SerializationFailure):
+            raise
+        logger.info("%s of project %s changed while it was sealed: left stale", day, project_id)
+        return None
+    sessions, crossing = counted
+    logger.info(
+        "sealed %s of project %s: %d sessions, %d rows of sessions crossing midnight, ingest held back %.3f s",
+        day,
+        project_id,
+        sessions,
+        crossing,
+        locked,
+    )
+    return SealedDayResult(
+        project_id=project_id, day=day, sessions=sessions, crossing_rows=crossing, locked_seconds=locked
+    )
+
+
+class _DayChanged(Exception):
+    """A statement marked the day stale before the sealing's snapshot."""
+
+
+@contextmanager
+def _snapshot_cursor() -> Iterator[CursorWrapper]:
+    """A cursor in a REPEATABLE READ transaction: every statement reads one snapshot, and an
+    update of a row another transaction changed since fails. Inside a caller's transaction
+    (the tests'), its isolation stands."""
+    outer = connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if not outer:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield cursor
+
+
+def days_to_seal(*, project_id: uuid.UUID, now: datetime) -> list[date]:
+    """The project's UTC days with session-hour rows that ended SEAL_DELAY before `now` and
+    are not sealed, or sealed and stale: from its first row's day, each probed by index."""
+    first = SessionHour.objects.filter(project_id=project_id).order_by("hour").values_list("hour", flat=True).first()
+    if first is None:
+        return []
+    last = (now - SEAL_DELAY).astimezone(UTC).date() - DAY
+    sealed = set(
+        SealedDay.objects.filter(project_id=project_id, stale=False, sealed_at__isnull=False).values_list(
+            "day", flat=True
+        )
+    )
+    due = []
+    day = first.astimezone(UTC).date()
+    while day <= last:
+        start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if (
+            day not in sealed
+            and SessionHour.objects.filter(project_id=project_id, hour__gte=start, hour__lt=start + DAY).exists()
+        ):
+            due.append(day)
+        day += DAY
+    return due
+
+
+def seal_due_days(*, now: datetime, project_id: uuid.UUID | None = None) -> list[SealedDayResult]:
+    """Seal every day that is due (days_to_seal) of one project, or of every project."""
+    projects = [project_id] if project_id else list(Project.objects.values_list("id", flat=True))
+    sealed = [
+        seal_day(project_id=project, day=day)
+        for project in projects
+        for day in days_to_seal(project_id=project, now=now)
+    ]
+    return [result for result in sealed if result is not None]
+
+
+def describe_sealed(sealed: list[SealedDayResult]) -> str:
+    """One line for the commands that seal what they wrote."""
+    if not sealed:
+        return "Sealed no day: none was due."
+    return (
+        f"Sealed {len(sealed)} day(s) from {min(result.day for result in sealed)} to "
+        f"{max(result.day for result in sealed)}: {sum(result.sessions for result in sealed):,} sessions counted, "
+        f"{sum(result.crossing_rows for result in sealed):,} rows of sessions that cross midnight left to read per "
+        f"session; ingest held back at most {max(result.locked_seconds for result in sealed):.3f} s."
+    )

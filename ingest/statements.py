@@ -16,9 +16,14 @@ from ingest.models import (
     HourlyCount,
     HourlyCountDelta,
     MovementSample,
+    SealedDay,
+    SealedDayCount,
+    SealedDayDuration,
+    SealedDaySession,
     Session,
     SessionHour,
 )
+from ingest.sketches import registers_sql
 
 SESSIONS = Session._meta.db_table
 EVENTS = Event._meta.db_table
@@ -28,6 +33,10 @@ SAMPLES = MovementSample._meta.db_table
 SESSION_HOURS = SessionHour._meta.db_table
 HOURLY_COUNTS = HourlyCount._meta.db_table
 HOURLY_DELTAS = HourlyCountDelta._meta.db_table
+SEALED_DAYS = SealedDay._meta.db_table
+SEALED_COUNTS = SealedDayCount._meta.db_table
+SEALED_DURATIONS = SealedDayDuration._meta.db_table
+SEALED_SESSIONS = SealedDaySession._meta.db_table
 
 
 # The session columns of ingest/enrichment.py, set on the session's first sight only: the upsert
@@ -91,6 +100,26 @@ MERGE_PAGES_AND_TIMES = """first_at = CASE WHEN h.first_at IS NULL AND h.events 
                               > (h.last_view_at, h.exit_path COLLATE "C")
                          THEN EXCLUDED.exit_path ELSE h.exit_path END"""
 
+
+def _mark_stale(*, hours: str) -> str:
+    """An UPDATE marking stale the sealed days (ingest.services.seal_day) that hold the hours of
+    `hours` (a query of project_id, hour): where none is sealed, as for live traffic, a
+    probe of the sealed days' primary key per day touched that changes nothing."""
+    return f"""UPDATE {SEALED_DAYS} AS d SET stale = true
+    FROM (SELECT DISTINCT project_id, (hour AT TIME ZONE 'UTC')::date AS day FROM ({hours}) AS touched) AS t
+    WHERE d.project_id = t.project_id AND d.day = t.day AND NOT d.stale
+    RETURNING 1"""
+
+
+# The days a statement's new events change: those of their hours, and that of the first hour
+# of their sessions, which holds a row of every session (a session all of whose rows lay in
+# one sealed day stops being counted there when an event lands in another day).
+SEALED_HOURS_OF_NEW_EVENTS = """
+        SELECT project_id, hour FROM new_events
+        UNION ALL
+        SELECT project_id, first_event_hour FROM rollup_sessions
+        WHERE first_event_hour IS NOT NULL AND id IN (SELECT session_pk FROM new_events)"""
+
 # The rollups of the events in `new_events (project_id, session_pk, hour, type, path, occurred_at)`, whose
 # sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`
 # (the dimensions: anon_id, referrer, language, screen and the SESSION_DIMENSIONS):
@@ -128,6 +157,8 @@ session_hours AS (
         spans_hours = h.spans_hours OR EXCLUDED.spans_hours,
         {MERGE_PAGES_AND_TIMES}
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
+), sealed_stale AS (
+    {_mark_stale(hours=SEALED_HOURS_OF_NEW_EVENTS)}
 ), {_hourly_counts(events="new_events", sign="")}"""
 
 # Sessions, events and movement samples of one project, in one statement: one round trip,
@@ -231,6 +262,12 @@ SELECT (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_samples)
 REBUILD_ROLLUPS_SQL = [
     f"LOCK TABLE {SESSION_HOURS} IN SHARE ROW EXCLUSIVE MODE",
     f"DELETE FROM {SESSION_HOURS} WHERE hour >= %(start)s AND hour < %(end)s",
+    # The sealed days of the chunk, whatever the events rebuilt: some of their rows may be gone.
+    f"""
+    UPDATE {SEALED_DAYS} SET stale = true
+    WHERE day >= (%(start)s AT TIME ZONE 'UTC')::date
+      AND day <= ((%(end)s - interval '1 microsecond') AT TIME ZONE 'UTC')::date AND NOT stale
+    """,
     f"DELETE FROM {HOURLY_DELTAS} WHERE hour >= %(start)s AND hour < %(end)s",
     f"DELETE FROM {HOURLY_COUNTS} WHERE hour >= %(start)s AND hour < %(end)s",
     # A session's first hour and span here are those of its events inside the chunk; one whose
@@ -267,6 +304,9 @@ SETTLE_SPANS_SQL = [
         UPDATE {SESSION_HOURS} h SET spans_hours = t.spans
         FROM spans t
         WHERE h.project_id = t.project_id AND h.session_id = t.session_id AND h.spans_hours <> t.spans
+        RETURNING h.project_id, h.hour
+    ), sealed_stale AS (
+        {_mark_stale(hours="SELECT project_id, hour FROM marked")}
     )
     UPDATE {SESSIONS} s SET first_event_hour = t.first_hour, spans_hours = t.spans
     FROM spans t
@@ -353,7 +393,9 @@ WITH rollup_sessions AS (
         UNION
         SELECT first_event_hour, id FROM rollup_sessions WHERE first_event_hour IS NOT NULL
     )
-    RETURNING 1
+    RETURNING project_id, hour
+), sealed_stale AS (
+    {_mark_stale(hours="SELECT project_id, hour FROM erased_hours")}
 ), {_hourly_counts(events="erased_events", sign="-")},
 erased_sessions AS (
     DELETE FROM {SESSIONS} WHERE project_id = %(project)s AND id = ANY(%(sessions)s)
@@ -363,3 +405,151 @@ SELECT (SELECT count(*) FROM erased_sessions), (SELECT count(*) FROM erased_even
        (SELECT count(*) FROM erased_samples), (SELECT count(*) FROM erased_keys),
        (SELECT count(*) FROM erased_hours)
 """
+
+
+# The session columns the dashboard lists sessions by, one list each ("screen" groups width
+# and height), as grouping sets of one aggregation over per-session rows: the sealing below and
+# insights.selectors count through the same pieces, so a list means the same in both.
+# Sessions without a campaign are left out of that list (most have none); every other list
+# counts them under a null value.
+BREAKDOWN_COLUMNS = ("referrer", "language", *SESSION_DIMENSIONS)
+VISIT_COLUMN_NAMES = ("anon_id", "referrer", "language", "screen_width", "screen_height", *SESSION_DIMENSIONS)
+VISIT_COLUMNS = ", ".join(VISIT_COLUMN_NAMES)
+BREAKDOWN_NAME = (
+    "CASE "
+    + " ".join(f"WHEN GROUPING({column}) = 0 THEN '{column}'" for column in BREAKDOWN_COLUMNS)
+    + " WHEN GROUPING(screen_width) = 0 THEN 'screen' ELSE 'totals' END"
+)
+BREAKDOWN_VALUE = (
+    "CASE " + " ".join(f"WHEN GROUPING({column}) = 0 THEN {column}" for column in BREAKDOWN_COLUMNS) + " END"
+)
+BREAKDOWN_SETS = "GROUPING SETS ((), (screen_width, screen_height), {})".format(
+    ", ".join(f"({column})" for column in BREAKDOWN_COLUMNS)
+)
+BREAKDOWN_HAVING = "HAVING GROUPING(utm_campaign) = 1 OR utm_campaign IS NOT NULL"
+# What each session of `visits (event_count, view_count, ...)` adds to a breakdown's row.
+BREAKDOWN_COUNTS = """COUNT(*) AS sessions, SUM(event_count) AS events, SUM(view_count) AS views,
+       SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END) AS viewed,
+       SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END) AS bounced"""
+# Sessions per path of their first and of their last page view: one aggregation, two sets.
+ENTRY_EXIT_NAME = "CASE WHEN GROUPING(entry_path) = 0 THEN 'entry' ELSE 'exit' END"
+ENTRY_EXIT_PATH = "CASE WHEN GROUPING(entry_path) = 0 THEN entry_path ELSE exit_path END"
+ENTRY_EXIT_SETS = "GROUPING SETS ((entry_path), (exit_path))"
+# The sealed days' lists that are not of the session breakdowns: entry and exit pages, and
+# the counts of events per path and type.
+NOT_BREAKDOWNS = "('entry', 'exit', 'path', 'type')"
+# A visit's duration in microseconds: exact to the microsecond for any visit shorter than ten
+# years, and a third of the time of numeric epochs (measured).
+VISIT_MICROS = "round(date_part('epoch', {last} - {first}) * 1000000)::bigint"
+# The bins visit durations are counted in to find a median without sorting every visit:
+# `width_bucket(micros, DURATION_BIN_BOUNDS)`, a binary search over these bounds. Below 64 µs a
+# bin per value, then 32 bins per power of two (3% wide); integers, so that a longer visit
+# never lands in a lower bin.
+DURATION_BIN_BOUNDS = [*range(1, 64), *((32 + step) << (bits - 5) for bits in range(6, 63) for step in range(32))]
+
+# Sealing a day takes two transactions (ingest.services.seal_day). The first, under the lock
+# rebuild_rollups takes, marks the day as being sealed: not stale, no aggregates yet
+# (`sealed_at` null, which readers skip). The lock waits for the ingest statements in flight
+# and holds new ones back until this commits, a few milliseconds: every statement committed
+# before is in what the second transaction reads, and every one after sees the row and marks
+# it stale. The second aggregates the day in one snapshot and sets `sealed_at` only if no
+# statement marked the day stale meanwhile (REPEATABLE READ refuses to update a row another
+# transaction changed since the snapshot).
+SEAL_START_SQL = [
+    REBUILD_ROLLUPS_SQL[0],
+    f"""
+    INSERT INTO {SEALED_DAYS} (
+        project_id, day, stale, sealed_at, timed_sessions, single_event_sessions, duration_us, visitors
+    )
+    VALUES (%(project)s, %(day)s, false, NULL, 0, 0, 0, '')
+    ON CONFLICT (project_id, day) DO UPDATE SET stale = false, sealed_at = NULL
+    """,
+]
+# Every session-hour row of one project's UTC day [start, end), for its visitors' sketch.
+SEAL_VISITORS_SQL = registers_sql(
+    f"SELECT anon_id FROM {SESSION_HOURS} WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s"
+)
+# One project's UTC day, aggregated (ingest.services.seal_day). Sessions with rows outside the day
+# are found among the rows of sessions that span hours (the others have one row), through
+# their partial index; their rows in the day are listed and left out of the counts. The
+# rest are combined per session as insights.selectors combines them, then counted. The
+# day's page views per path and events per type ("path", "type": HourlyCount's dimensions,
+# over all sessions) are summed from its hourly counts, every session's events included.
+SEAL_DAY_SQL = [
+    f"DELETE FROM {SEALED_COUNTS} WHERE project_id = %(project)s AND day = %(day)s",
+    f"DELETE FROM {SEALED_DURATIONS} WHERE project_id = %(project)s AND day = %(day)s",
+    f"DELETE FROM {SEALED_SESSIONS} WHERE project_id = %(project)s AND day = %(day)s",
+    f"""
+WITH crossing AS (
+    INSERT INTO {SEALED_SESSIONS} (project_id, day, hour, session_id)
+    SELECT project_id, %(day)s, hour, session_id
+    FROM {SESSION_HOURS}
+    WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND spans_hours
+      AND session_id IN (
+          SELECT session_id FROM {SESSION_HOURS}
+          WHERE project_id = %(project)s AND spans_hours AND (hour < %(start)s OR hour >= %(end)s)
+      )
+    RETURNING session_id
+), visits AS MATERIALIZED (
+    SELECT SUM(events) AS event_count, SUM(page_views) AS view_count,
+           CASE WHEN bool_or(events > 0 AND first_at IS NULL) THEN NULL
+                ELSE {VISIT_MICROS.format(last="max(last_at)", first="min(first_at)")} END AS micros,
+           (array_agg(entry_path ORDER BY first_view_at, entry_path COLLATE "C")
+                FILTER (WHERE first_view_at IS NOT NULL))[1] AS entry_path,
+           (array_agg(exit_path ORDER BY last_view_at DESC, exit_path COLLATE "C" DESC)
+                FILTER (WHERE last_view_at IS NOT NULL))[1] AS exit_path,
+           {VISIT_COLUMNS}
+    FROM {SESSION_HOURS}
+    WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s
+      AND session_id NOT IN (SELECT session_id FROM crossing)
+    GROUP BY session_id, {VISIT_COLUMNS}
+), timed AS NOT MATERIALIZED (
+    SELECT event_count, entry_path, exit_path, micros FROM visits WHERE event_count > 0 AND micros IS NOT NULL
+), counted AS (
+    INSERT INTO {SEALED_COUNTS} (
+        project_id, day, dimension, value, screen_width, screen_height, sessions, events, page_views, viewed, bounced
+    )
+    SELECT %(project)s, %(day)s, dimension, value, screen_width, screen_height, sessions,
+           -- Sums over no session (a day whose sessions all cross its midnights) are null.
+           COALESCE(events, 0), COALESCE(views, 0), COALESCE(viewed, 0), COALESCE(bounced, 0)
+    FROM (
+        SELECT {BREAKDOWN_NAME} AS dimension, {BREAKDOWN_VALUE} AS value, screen_width, screen_height,
+               {BREAKDOWN_COUNTS}
+        FROM visits
+        GROUP BY {BREAKDOWN_SETS}
+        {BREAKDOWN_HAVING}
+    ) AS breakdowns
+    UNION ALL
+    SELECT %(project)s, %(day)s, {ENTRY_EXIT_NAME}, {ENTRY_EXIT_PATH}, NULL, NULL, COUNT(*), 0, 0, 0, 0
+    FROM timed WHERE entry_path IS NOT NULL
+    GROUP BY {ENTRY_EXIT_SETS}
+    UNION ALL
+    SELECT %(project)s, %(day)s, dimension, value, NULL, NULL, SUM(count), 0, 0, 0, 0
+    FROM (
+        SELECT dimension, value, count FROM {HOURLY_COUNTS}
+        WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND NOT by_dimensions
+        UNION ALL
+        SELECT dimension, value, count FROM {HOURLY_DELTAS}
+        WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND NOT by_dimensions
+    ) AS hourly
+    GROUP BY dimension, value
+    HAVING SUM(count) > 0
+    RETURNING 1
+), binned AS (
+    INSERT INTO {SEALED_DURATIONS} (project_id, day, bin, sessions, micros)
+    SELECT %(project)s, %(day)s, bin, COUNT(*), array_agg(micros ORDER BY micros)
+    FROM (SELECT micros, width_bucket(micros, %(bounds)s::bigint[]) AS bin FROM timed) AS t
+    GROUP BY bin
+    RETURNING 1
+)
+UPDATE {SEALED_DAYS} AS d SET
+    sealed_at = now(), timed_sessions = t.sessions, single_event_sessions = t.single, duration_us = t.micros,
+    visitors = %(visitors)s
+FROM (
+    SELECT COUNT(*) AS sessions, COUNT(*) FILTER (WHERE event_count = 1) AS single, COALESCE(SUM(micros), 0) AS micros
+    FROM timed
+) AS t
+WHERE d.project_id = %(project)s AND d.day = %(day)s AND NOT d.stale AND d.sealed_at IS NULL
+RETURNING (SELECT COUNT(*) FROM visits), (SELECT COUNT(*) FROM crossing)
+""",
+]

@@ -1,5 +1,6 @@
 from celery import shared_task
 from django.conf import settings
+from django.utils import timezone
 
 from ingest import retention, services
 
@@ -17,3 +18,8 @@ def maintain_partitions() -> list[str]:
 @shared_task
 def compact_hourly_counts() -> int:
     return services.compact_hourly_counts()
+
+
+@shared_task
+def seal_days() -> int:
+    return len(services.seal_due_days(now=timezone.now()))

@@ -244,6 +244,20 @@ def _previous_period(stats: selectors.TrafficStats) -> str:
     return f"{local_time(since.start, zone):%Y-%m-%d %H:%M} to {local_time(since.end, zone):%Y-%m-%d %H:%M} {zone}"
 
 
+def _total(totals: selectors.Totals | None, name: str, kind: str) -> str:
+    """A total as the page shows it; an estimated visitors count with "≈" before it."""
+    shown = _shown(getattr(totals, name, None), kind)
+    if name == "visitors" and totals is not None and totals.visitors_estimated:
+        return f"≈ {shown}"
+    return shown
+
+
+def _estimate_note(totals: selectors.Totals, name: str) -> str:
+    if name != "visitors" or not totals.visitors_estimated:
+        return ""
+    return f"estimate, standard error {totals.visitors_standard_error:.2%}"
+
+
 def _cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
     """Each total with its change against the previous period, and that period's value."""
     previous = stats.previous_totals
@@ -252,9 +266,10 @@ def _cards(stats: selectors.TrafficStats) -> list[dict[str, str]]:
     return [
         {
             "label": label,
-            "value": _shown(getattr(stats.totals, name), kind),
+            "value": _total(stats.totals, name, kind),
+            "note": _estimate_note(stats.totals, name),
             "trend": _trend(getattr(change, name)),
-            "title": f"Previous period ({period}): {_shown(getattr(previous, name), kind)}",
+            "title": f"Previous period ({period}): {_total(previous, name, kind)}",
         }
         for name, label, kind in CARDS
     ]
@@ -342,6 +357,7 @@ def dashboard_view(request: HttpRequest, object_id: str, *, model_admin: admin.M
         filter_error=filter_error,
         stats=stats,
         cards=[*_cards(stats), *_duration_cards(stats)],
+        visitors_note=_estimate_note(stats.totals, "visitors"),
         chart=series_chart(stats.series, interval, time_zone=project.time_zone, previous=previous_series),
         compare=compare,
         compare_url=f"?{urlencode({**range_query, **filter_query, **toggled})}",

@@ -17,7 +17,19 @@ class TotalsSerializer(ResponseShape):
     pageViews = serializers.IntegerField(source="page_views", **COUNT)
     events = serializers.IntegerField(**COUNT)
     sessions = serializers.IntegerField(**COUNT)
-    visitors = serializers.IntegerField(**COUNT)
+    visitors = serializers.IntegerField(
+        **COUNT, help_text="Distinct anonIds; an estimate when visitorsEstimated (ranges holding sealed days)."
+    )
+    visitorsEstimated = serializers.BooleanField(
+        source="visitors_estimated",
+        help_text="Whether visitors is estimated (a HyperLogLog sketch) rather than counted exactly.",
+    )
+    visitorsStandardError = serializers.FloatField(
+        source="visitors_standard_error",
+        allow_null=True,
+        min_value=0,
+        help_text="The estimate's relative standard error (0.0020: 0.20%); null when visitors is exact.",
+    )
     eventsPerSession = serializers.FloatField(source="events_per_session", allow_null=True, min_value=0)
     sessionsWithPageView = serializers.IntegerField(source="sessions_with_page_view", **COUNT)
     bouncedSessions = serializers.IntegerField(source="bounced_sessions", **COUNT)

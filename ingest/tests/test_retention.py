@@ -7,7 +7,16 @@ from django.utils import timezone
 
 from ingest import retention, services, tasks
 from ingest.hours import floor_hour
-from ingest.models import BatchClaim, Event, EventKey, MovementSample, Session, SessionHour
+from ingest.models import (
+    BatchClaim,
+    Event,
+    EventKey,
+    MovementSample,
+    SealedDay,
+    SealedDayCount,
+    Session,
+    SessionHour,
+)
 from projects.models import FilteredBotHour
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +59,7 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
     # Per old session its hour, and that hour's count of page views and of path "", each over
     # all sessions and for the session's dimensions.
     assert counts == {
+        "sealedDays": 0,
         "partitions": 0,
         "events": 9,
         "movement": 9,
@@ -66,6 +76,18 @@ def test_it_deletes_only_rows_older_than_the_cutoff(tenant, other_tenant):
     assert Event.objects.count() == MovementSample.objects.count() == EventKey.objects.count() == 3
     assert list(BatchClaim.objects.values_list("batch_key", flat=True)) == ["recent-batch"]
     assert set(Event.objects.values_list("session_id", flat=True)) == {recent.pk}
+
+
+def test_sealed_days_with_an_hour_before_the_cutoff_go_with_their_aggregates(tenant):
+    seed(tenant.project, age_days=100, count=2, name="old")
+    seed(tenant.project, age_days=10, count=2, name="recent")
+    sealed = services.seal_due_days(now=timezone.now())
+    assert len(sealed) == 2
+    counts = retention.sweep_retention(days=90)
+    assert counts["sealedDays"] == 1
+    [kept] = SealedDay.objects.all()
+    assert kept.day == (timezone.now() - timedelta(days=10)).date()
+    assert set(SealedDayCount.objects.values_list("day", flat=True)) == {kept.day}
 
 
 def test_it_deletes_in_bounded_batches(tenant, monkeypatch):

@@ -6,10 +6,11 @@ import itertools
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 
 from ingest import services
-from ingest.models import SESSION_DIMENSIONS, HourlyCount, HourlyCountDelta, SessionHour
+from ingest.models import SESSION_DIMENSIONS, HourlyCount, HourlyCountDelta, SealedDay, SessionHour
 from ingest.tests.factories import LATE_RECEIPT, at, ingest_events, ms
 
 pytestmark = pytest.mark.django_db
@@ -234,6 +235,22 @@ def test_the_rebuild_from_raw_events_matches_what_ingest_wrote(tenant):
         )
         == counts
     )
+
+
+def test_a_rebuild_leaves_the_sealed_days_it_touches_stale_and_the_command_seals_them_again(tenant, capsys):
+    project = tenant.project
+    ingest_events(project, "s1", [("page_view", "/", "2025-03-10 23:50"), ("page_view", "/docs", "2025-03-11 00:10")])
+    ingest_events(project, "s2", [("page_view", "/", "2025-03-12 09:00")])
+    assert len(services.seal_due_days(now=at("2025-04-01 00:00"))) == 3
+
+    def stale() -> dict[str, bool]:
+        return {day.isoformat(): marked for day, marked in SealedDay.objects.values_list("day", "stale")}
+
+    services.rebuild_rollups(start=at("2025-03-10 23:00"), end=at("2025-03-11 00:30"))
+    assert stale() == {"2025-03-10": True, "2025-03-11": True, "2025-03-12": False}
+    call_command("rebuild_rollups")
+    assert not any(stale().values())
+    assert "Sealed 3 day(s) from 2025-03-10 to 2025-03-12: 1 sessions counted, 2 rows" in capsys.readouterr().out
 
 
 def test_a_batch_reads_a_handful_of_rollup_rows_however_many_the_project_has(tenant):

@@ -109,6 +109,8 @@ def test_a_filter_restricts_every_number_to_its_sessions(traffic, admin_api):
         "events": 5,
         "sessions": 2,
         "visitors": 1,
+        "visitorsEstimated": False,
+        "visitorsStandardError": None,
         "eventsPerSession": 2.5,
         "sessionsWithPageView": 2,
         "bouncedSessions": 1,

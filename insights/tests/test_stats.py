@@ -90,6 +90,8 @@ def test_the_stats_endpoint_answers_the_hand_counted_numbers(traffic, admin_api)
         "events": 10,
         "sessions": 5,
         "visitors": 4,
+        "visitorsEstimated": False,
+        "visitorsStandardError": None,
         "eventsPerSession": 2.0,
         "sessionsWithPageView": 4,
         "bouncedSessions": 2,

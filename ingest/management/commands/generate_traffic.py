@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.errors import ApiError
+from ingest import services
 from ingest.synthetic import generate_traffic
 from projects.selectors import get_project_by_id_or_name
 
@@ -49,3 +50,4 @@ class Command(BaseCommand):
             f"samples for {target.name} ({target.id}) over {days} days in {elapsed:.1f} s "
             f"({totals.events / elapsed:,.0f} events/s)."
         )
+        self.stdout.write(services.describe_sealed(services.seal_due_days(now=datetime.now(UTC), project_id=target.id)))

@@ -27,3 +27,4 @@ class Command(BaseCommand):
         start = span["first"] if days is None else max(span["first"], timezone.now() - timedelta(days=days))
         hours = services.rebuild_rollups(start=start, end=span["last"] + timedelta(microseconds=1))
         self.stdout.write(f"Rebuilt the rollups of {hours} hours from {start:%Y-%m-%d %H}:00 UTC on.")
+        self.stdout.write(services.describe_sealed(services.seal_due_days(now=timezone.now())))
