@@ -70,6 +70,11 @@ MULTI_SHARD_STATEMENTS = {
         "Run by hand after a migration: recomputes every project's rollups for a range of "
         "hours from the raw events, under a table lock."
     ),
+    "ingest.services._start_sealing": (
+        "Sealing a day, daily per project: a few milliseconds under the rollup table's lock, "
+        "which on Citus locks every shard of it, so that the day's aggregates hold exactly what "
+        "was committed (docs/operations.md)."
+    ),
     "ingest.partitions.ensure_partitions": (
         "Every 6 hours: creates the day partitions a week ahead (DDL on the partitioned tables)."
     ),

@@ -350,11 +350,7 @@ def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult | None:
     stale, when a statement changed the day while it was being aggregated."""
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
     params = {"project": project_id, "day": day, "start": start, "end": start + DAY}
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(statements.SEAL_START_SQL[0])
-        locked_at = time.monotonic()
-        cursor.execute(statements.SEAL_START_SQL[1], params)
-    locked = time.monotonic() - locked_at
+    locked = _start_sealing(params=params)
     try:
         with _snapshot_cursor() as cursor:
             # One day's sessions hash in memory; planned anew each time, JIT would cost more than it saves.
@@ -384,6 +380,16 @@ def seal_day(*, project_id: uuid.UUID, day: date) -> SealedDayResult | None:
     return SealedDayResult(
         project_id=project_id, day=day, sessions=sessions, crossing_rows=crossing, locked_seconds=locked
     )
+
+
+def _start_sealing(*, params: dict[str, Any]) -> float:
+    """Mark the day as being sealed under the rollup lock (SEAL_START_SQL), which waits for the
+    statements in flight and holds new ones back until then; returns how long, in seconds."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statements.SEAL_START_SQL[0])
+        locked_at = time.monotonic()
+        cursor.execute(statements.SEAL_START_SQL[1], params)
+    return time.monotonic() - locked_at
 
 
 class _DayChanged(Exception):

@@ -2,8 +2,8 @@
 
 Every row of the event tables and their rollups is written by `STORE_SQL` (the API, one
 session a statement; `generate_traffic`, hundreds) or, for rows that reached the tables some
-other way, recomputed by `REBUILD_ROLLUPS_SQL`. Both end in the same `ROLLUP_CTES`, so a
-session column the dashboard reads is added to the session upsert and to `ROLLUP_CTES`, and
+other way, recomputed by `REBUILD_ROLLUPS_SQL`. Both end in the same `_rollup_ctes`, so a
+session column the dashboard reads is added to the session upsert and to `_rollup_ctes`, and
 nowhere else.
 """
 
@@ -101,13 +101,16 @@ MERGE_PAGES_AND_TIMES = """first_at = CASE WHEN h.first_at IS NULL AND h.events 
                          THEN EXCLUDED.exit_path ELSE h.exit_path END"""
 
 
-def _mark_stale(*, hours: str) -> str:
+def _mark_stale(*, hours: str, one_project: bool = True) -> str:
     """An UPDATE marking stale the sealed days (ingest.services.seal_day) that hold the hours of
     `hours` (a query of project_id, hour): where none is sealed, as for live traffic, a
-    probe of the sealed days' primary key per day touched that changes nothing."""
+    probe of the sealed days' primary key per day touched that changes nothing. The project
+    is named as a parameter too where the statement is about one (`%(project)s`), so that the
+    update is routed to that project's rows alone (analytics/distribution.py)."""
+    project = "AND d.project_id = %(project)s" if one_project else ""
     return f"""UPDATE {SEALED_DAYS} AS d SET stale = true
     FROM (SELECT DISTINCT project_id, (hour AT TIME ZONE 'UTC')::date AS day FROM ({hours}) AS touched) AS t
-    WHERE d.project_id = t.project_id AND d.day = t.day AND NOT d.stale
+    WHERE d.project_id = t.project_id AND d.day = t.day AND NOT d.stale {project}
     RETURNING 1"""
 
 
@@ -120,6 +123,7 @@ SEALED_HOURS_OF_NEW_EVENTS = """
         SELECT project_id, first_event_hour FROM rollup_sessions
         WHERE first_event_hour IS NOT NULL AND id IN (SELECT session_pk FROM new_events)"""
 
+
 # The rollups of the events in `new_events (project_id, session_pk, hour, type, path, occurred_at)`, whose
 # sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`
 # (the dimensions: anon_id, referrer, language, screen and the SESSION_DIMENSIONS):
@@ -130,8 +134,11 @@ SEALED_HOURS_OF_NEW_EVENTS = """
 #   is gone (retention), the upsert leaves an empty one, swept with its hour;
 # - per-hour counts by type and path per combination of the sessions' SESSION_DIMENSIONS
 #   (HourlyCountBase), appended to the deltas rather than added to a shared row, which every
-#   batch would otherwise wait on.
-ROLLUP_CTES = f"""
+#   batch would otherwise wait on;
+# - the sealed days those rows change are marked stale. `one_project`: the statement is about
+#   the project `%(project)s` alone (STORE_SQL), which then names it to the sealed days too.
+def _rollup_ctes(*, one_project: bool) -> str:
+    return f"""
 session_hours AS (
     INSERT INTO {SESSION_HOURS} AS h (
         project_id, hour, session_id, events, page_views,
@@ -158,8 +165,9 @@ session_hours AS (
         {MERGE_PAGES_AND_TIMES}
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
 ), sealed_stale AS (
-    {_mark_stale(hours=SEALED_HOURS_OF_NEW_EVENTS)}
+    {_mark_stale(hours=SEALED_HOURS_OF_NEW_EVENTS, one_project=one_project)}
 ), {_hourly_counts(events="new_events", sign="")}"""
+
 
 # Sessions, events and movement samples of one project, in one statement: one round trip,
 # atomic without BEGIN/COMMIT. Items travel as JSON documents that Postgres expands into rows,
@@ -247,7 +255,7 @@ WITH sessions AS (
     WHERE %(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed)
     ORDER BY m.occurred_us
     RETURNING 1
-), {ROLLUP_CTES}
+), {_rollup_ctes(one_project=True)}
 SELECT (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_samples)
 """
 
@@ -284,7 +292,7 @@ REBUILD_ROLLUPS_SQL = [
             SELECT project_id, session_pk, min(hour) AS first_event_hour, count(DISTINCT hour) > 1 AS spans_hours
             FROM new_events GROUP BY project_id, session_pk
         ) AS t ON t.project_id = s.project_id AND t.session_pk = s.id
-    ), {ROLLUP_CTES}
+    ), {_rollup_ctes(one_project=False)}
     SELECT 1
     """,
 ]
@@ -306,7 +314,7 @@ SETTLE_SPANS_SQL = [
         WHERE h.project_id = t.project_id AND h.session_id = t.session_id AND h.spans_hours <> t.spans
         RETURNING h.project_id, h.hour
     ), sealed_stale AS (
-        {_mark_stale(hours="SELECT project_id, hour FROM marked")}
+        {_mark_stale(hours="SELECT project_id, hour FROM marked", one_project=False)}
     )
     UPDATE {SESSIONS} s SET first_event_hour = t.first_hour, spans_hours = t.spans
     FROM spans t

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connection, connections
 from django.db.models import Q
@@ -78,8 +79,10 @@ def callers() -> set[str]:
 
 
 def explain(sql: str, params: Any, wrapper) -> dict[str, Any]:
-    # On a cursor of its own, outside the execute wrappers, in the statement's transaction.
-    with wrapper.connection.cursor() as cursor:
+    # On a cursor of its own, outside the execute wrappers, in the statement's transaction; a
+    # raw one for statements sent with numbered parameters ($1), as the ingest statement is.
+    raw = re.search(r"\$1\b", sql) is not None
+    with psycopg.RawCursor(wrapper.connection) if raw else wrapper.connection.cursor() as cursor:
         cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
         return cursor.fetchone()[0][0]["Plan"]
 
@@ -205,6 +208,18 @@ def ingest(client, tenants) -> None:
     assert bot.status_code == 202
 
 
+def seal(client, tenant) -> None:
+    """A session across the last UTC midnight but one, and a lone one before it, then the
+    days due sealed: the reads find sealed days, with a session that crosses their edge."""
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    for session_id, offsets in (("night", (-60, 60)), ("evening", (-7200,))):
+        batch = make_batch(tenant.key, events=len(offsets), movement=0, session_id=session_id)
+        for event, offset in zip(batch["events"], offsets, strict=True):
+            event["ts"] = (midnight + timedelta(seconds=offset)).timestamp() * 1000
+        assert post_text(client, "/v1/ingest", batch).status_code == 202
+    assert ingest_services.seal_due_days(now=timezone.now(), project_id=tenant.project.id)
+
+
 def experiment(client, admin_api, admin_client, tenant) -> None:
     variants = [{"key": "a", "weight": 50}, {"key": "b", "weight": 50}]
     body = {"projectId": str(tenant.project.id), "key": "checkout", "variants": variants}
@@ -262,6 +277,7 @@ def test_every_statement_of_the_service_names_one_project(client, admin_api, adm
         cursor.execute(f'DROP TABLE "{partition_name("ingest_event", last_day)}"')
     with captured_statements() as statements:
         ingest(client, [tenant, other_tenant])
+        seal(client, tenant)
         experiment(client, admin_api, admin_client, tenant)
         read(admin_api, admin_client, tenant.project)
         exercise_rights(admin_api, tenant.project)
