@@ -537,8 +537,9 @@ WITH crossing AS (
         SELECT dimension, value, count FROM {HOURLY_COUNTS}
         WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND NOT by_dimensions
         UNION ALL
+        -- Not compacted yet: the per-combination rows, the only ones a batch appends (ROLLUP_TOP_SQL).
         SELECT dimension, value, count FROM {HOURLY_DELTAS}
-        WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND NOT by_dimensions
+        WHERE project_id = %(project)s AND hour >= %(start)s AND hour < %(end)s AND by_dimensions
     ) AS hourly
     GROUP BY dimension, value
     HAVING SUM(count) > 0
