@@ -439,6 +439,12 @@ BREAKDOWN_HAVING = "HAVING GROUPING(utm_campaign) = 1 OR utm_campaign IS NOT NUL
 BREAKDOWN_COUNTS = """COUNT(*) AS sessions, SUM(event_count) AS events, SUM(view_count) AS views,
        SUM(CASE WHEN view_count >= 1 THEN 1 ELSE 0 END) AS viewed,
        SUM(CASE WHEN view_count = 1 THEN 1 ELSE 0 END) AS bounced"""
+# Every list's row, and the totals' row, from the per-session rows of `visits`.
+BREAKDOWNS_OF_VISITS = f"""SELECT {BREAKDOWN_NAME} AS dimension, {BREAKDOWN_VALUE} AS value,
+               screen_width, screen_height, {BREAKDOWN_COUNTS}
+        FROM visits
+        GROUP BY {BREAKDOWN_SETS}
+        {BREAKDOWN_HAVING}"""
 # Sessions per path of their first and of their last page view: one aggregation, two sets.
 ENTRY_EXIT_NAME = "CASE WHEN GROUPING(entry_path) = 0 THEN 'entry' ELSE 'exit' END"
 ENTRY_EXIT_PATH = "CASE WHEN GROUPING(entry_path) = 0 THEN entry_path ELSE exit_path END"
@@ -521,11 +527,7 @@ WITH crossing AS (
            -- Sums over no session (a day whose sessions all cross its midnights) are null.
            COALESCE(events, 0), COALESCE(views, 0), COALESCE(viewed, 0), COALESCE(bounced, 0)
     FROM (
-        SELECT {BREAKDOWN_NAME} AS dimension, {BREAKDOWN_VALUE} AS value, screen_width, screen_height,
-               {BREAKDOWN_COUNTS}
-        FROM visits
-        GROUP BY {BREAKDOWN_SETS}
-        {BREAKDOWN_HAVING}
+        {BREAKDOWNS_OF_VISITS}
     ) AS breakdowns
     UNION ALL
     SELECT %(project)s, %(day)s, {ENTRY_EXIT_NAME}, {ENTRY_EXIT_PATH}, NULL, NULL, COUNT(*), 0, 0, 0, 0

@@ -55,10 +55,7 @@ from ingest.models import (
 from ingest.statements import (
     BREAKDOWN_COLUMNS,
     BREAKDOWN_COUNTS,
-    BREAKDOWN_HAVING,
-    BREAKDOWN_NAME,
-    BREAKDOWN_SETS,
-    BREAKDOWN_VALUE,
+    BREAKDOWNS_OF_VISITS,
     DURATION_BIN_BOUNDS,
     ENTRY_EXIT_NAME,
     ENTRY_EXIT_PATH,
@@ -291,11 +288,7 @@ grouped AS (
     SELECT dimension, value, screen_width, screen_height, SUM(sessions) AS sessions, SUM(events) AS events,
            SUM(views) AS views, SUM(viewed) AS viewed, SUM(bounced) AS bounced
     FROM (
-        SELECT {BREAKDOWN_NAME} AS dimension, {BREAKDOWN_VALUE} AS value, screen_width, screen_height,
-               {BREAKDOWN_COUNTS}
-        FROM visits
-        GROUP BY {BREAKDOWN_SETS}
-        {BREAKDOWN_HAVING}
+        {BREAKDOWNS_OF_VISITS}
         UNION ALL
         SELECT dimension, value, screen_width, screen_height, sessions, events, page_views, viewed, bounced
         FROM {SEALED_COUNTS} WHERE project_id = %s AND day = ANY(%s) AND dimension NOT IN {NOT_BREAKDOWNS}
