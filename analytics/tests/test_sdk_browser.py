@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -338,7 +339,11 @@ def test_it_sends_custom_events_with_their_props(open_page, shop):
     [signup] = wait_for(page, lambda: events(shop, "signup"))
     assert signup.path == "/pricing"
     assert signup.props == {"plan": "pro", "seats": 3, "tags": ["a"]}
-    assert len(signup.client_id) == 36
+    # The id begins with the event's time in base 36 (so that a batch's ids sit together in
+    # the index of ids), then a UUID.
+    sent_at_ms, random_part = int(signup.client_id[:-36], 36), signup.client_id[-36:]
+    assert abs(sent_at_ms - time.time() * 1000) < 60_000
+    assert str(uuid.UUID(random_part)) == random_part
 
 
 def test_it_gives_every_event_its_own_client_id(open_page, shop):
