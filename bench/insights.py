@@ -2,10 +2,11 @@
 
     DATABASE_URL=postgres://... .venv/bin/python bench/insights.py PROJECT [--runs 5] [--filter browser=Chrome]
 
-Runs every selector the dashboard and GET /stats call, plus the click heatmap and scroll
-depth of the home page, for today, the last 7 and the last 30 days (days of the project's
-time zone) and the 7 days up to now; prints one line per query and range with the median,
-fastest and slowest of the warm runs (one cold run first).
+Runs every selector the dashboard and GET /stats call, plus the click and move heatmaps and
+the scroll depth of the home page (--only heatmap --only scroll: those alone), for today,
+the last 7 and the last 30 days (days of the project's time zone) and the 7 days up to now;
+prints one line per query and range with the median, fastest and slowest of the warm runs
+(one cold run first).
 With --filter (repeatable, the stats' query parameters), the stats queries count only the
 matching sessions, as the filtered dashboard does; heatmaps are never filtered.
 """
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--path", default="/")
     parser.add_argument("--filter", action="append", default=[], help="a stats filter, such as browser=Chrome")
+    parser.add_argument("--only", action="append", default=[], help="time only the queries whose name holds this")
     args = parser.parse_args()
     project = get_project_by_id_or_name(ref=args.project)
     filters = parse_filters(QueryDict("&".join(args.filter)))
@@ -81,8 +83,11 @@ def main() -> None:
             "click heatmap": partial(
                 heatmaps.movement_heatmap, **scope, path=args.path, kind=heatmaps.HeatmapKind.CLICK
             ),
+            "move heatmap": partial(heatmaps.movement_heatmap, **scope, path=args.path, kind=heatmaps.HeatmapKind.MOVE),
             "scroll depth": partial(heatmaps.scroll_depth, **scope, path=args.path),
         }
+        if args.only:
+            queries = {name: call for name, call in queries.items() if any(word in name for word in args.only)}
         for name, call in queries.items():
             spent = _timed(call, args.runs)
             print(

@@ -63,6 +63,11 @@ class Session(models.Model):
     # rows written around the ingest statement until `rebuild_rollups` runs).
     first_event_hour = models.DateTimeField(null=True, blank=True)
     spans_hours = models.BooleanField(null=True, blank=True)
+    # Kept by the ingest statement for the sealed days' scroll depth: the UTC day of the
+    # session's first movement samples, and whether its samples fall on more than one day
+    # (such a session's depth on a page is combined across days, not counted per day).
+    first_sample_day = models.DateField(null=True, blank=True)
+    samples_span_days = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "session_id"], name="session_unique_per_project")]
@@ -357,3 +362,62 @@ class SealedDaySession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y-%m-%d} {self.session_id} {self.hour:%H}h"
+
+
+class SealedDayCell(models.Model):
+    """Clicks or pointer moves of a sealed day on one page, per cell of the heatmap grid
+    (ingest.statements.CELL_COLUMN, CELL_ROW): a heatmap sums its sealed days' cells instead of
+    binning their samples."""
+
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    path = models.CharField(max_length=2048)
+    kind = models.CharField(max_length=8, choices=MovementSample.Kind.choices)
+    column = models.SmallIntegerField()
+    row = models.SmallIntegerField()
+    samples = models.BigIntegerField()
+
+    class Meta:
+        indexes = [
+            # A heatmap reads one page's cells of one kind over the range's sealed days; the
+            # path is hashed as in movement_page_kind_time.
+            models.Index(F("project"), MD5("path"), F("kind"), F("day"), name="sealedcell_page_kind_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.path} {self.kind} ({self.column}, {self.row}): {self.samples}"
+
+
+class SealedDayScroll(models.Model):
+    """Sessions of a sealed day on one page by how many scroll steps their deepest scroll
+    reached (ingest.statements.SCROLL_REACHED), for the sessions all of whose samples lie in
+    the day; the others are SealedDayScrollSession rows."""
+
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    path = models.CharField(max_length=2048)
+    reached = models.SmallIntegerField()
+    sessions = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(F("project"), MD5("path"), F("day"), name="sealedscroll_page_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.path} {self.reached} steps: {self.sessions}"
+
+
+class SealedDayScrollSession(models.Model):
+    """The deepest scroll in a sealed day on one page of a session whose samples also fall on
+    other days: combined with its depth on those days when a range holds more than one."""
+
+    project = models.ForeignKey(Project, **NO_CONSTRAINT)
+    day = models.DateField()
+    path = models.CharField(max_length=2048)
+    session = models.ForeignKey(Session, **NO_CONSTRAINT)
+    depth = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(F("project"), MD5("path"), F("day"), name="sealedscrollsession_page_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day:%Y-%m-%d} {self.path} {self.session_id}: {self.depth}"

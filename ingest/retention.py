@@ -27,8 +27,11 @@ from ingest.models import (
     HourlyCountDelta,
     MovementSample,
     SealedDay,
+    SealedDayCell,
     SealedDayCount,
     SealedDayDuration,
+    SealedDayScroll,
+    SealedDayScrollSession,
     SealedDaySession,
     Session,
     SessionHour,
@@ -129,7 +132,14 @@ def _sweep_group(group: Group, *, dry_run: bool) -> dict[str, int]:
     # First, so that no reader takes a day whose aggregates count rows that are going; its
     # aggregates then go with it (counted with the day).
     sealed_days = delete(SealedDay, day__lt=kept)
-    for model in (SealedDayCount, SealedDayDuration, SealedDaySession):
+    for model in (
+        SealedDayCount,
+        SealedDayDuration,
+        SealedDaySession,
+        SealedDayCell,
+        SealedDayScroll,
+        SealedDayScrollSession,
+    ):
         delete(model, day__lt=kept)
     return {
         "events": delete(Event, occurred_at__lt=cutoff),

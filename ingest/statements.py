@@ -17,8 +17,11 @@ from ingest.models import (
     HourlyCountDelta,
     MovementSample,
     SealedDay,
+    SealedDayCell,
     SealedDayCount,
     SealedDayDuration,
+    SealedDayScroll,
+    SealedDayScrollSession,
     SealedDaySession,
     Session,
     SessionHour,
@@ -37,6 +40,33 @@ SEALED_DAYS = SealedDay._meta.db_table
 SEALED_COUNTS = SealedDayCount._meta.db_table
 SEALED_DURATIONS = SealedDayDuration._meta.db_table
 SEALED_SESSIONS = SealedDaySession._meta.db_table
+SEALED_CELLS = SealedDayCell._meta.db_table
+SEALED_SCROLLS = SealedDayScroll._meta.db_table
+SEALED_SCROLL_SESSIONS = SealedDayScrollSession._meta.db_table
+
+# The heatmap grid (insights/heatmaps.py explains it): positions in units of 1/REFERENCE_WIDTH
+# of the sample's viewport width, binned in CELL x CELL cells, COLUMNS across and ROWS down to
+# MAX_DEPTH; scroll depth counted in steps of SCROLL_STEP down to MAX_DEPTH. The sealing and
+# the heatmap reads bin samples with the same pieces below.
+REFERENCE_WIDTH = 1000
+CELL = 20
+COLUMNS = REFERENCE_WIDTH // CELL
+MAX_DEPTH = 10 * REFERENCE_WIDTH
+ROWS = MAX_DEPTH // CELL
+SCROLL_STEP = 250
+SCROLL_STEPS = MAX_DEPTH // SCROLL_STEP
+# A sample a heatmap or the scroll depth counts: a known viewport width, not above the page.
+# 64-bit arithmetic, so that absurd coordinates cannot overflow.
+SAMPLE_COUNTED = "viewport_width > 0 AND y >= 0"
+CELL_COLUMN = f"x::bigint * {COLUMNS} / viewport_width"
+CELL_ROW = f"y::bigint * {COLUMNS} / viewport_width"
+# A click or move inside the viewport's width and above MAX_DEPTH.
+IN_GRID = f"x >= 0 AND x < viewport_width AND {CELL_ROW} < {ROWS}"
+# A scroll sample's depth: the bottom edge of the viewport.
+SCROLL_DEPTH = f"(y::bigint + viewport_height) * {REFERENCE_WIDTH} / viewport_width"
+SCROLL_SAMPLE = f"kind = 'scroll' AND {SAMPLE_COUNTED} AND viewport_height IS NOT NULL"
+# How many steps a session's deepest scroll `depth` reached, MAX_DEPTH's at most.
+SCROLL_REACHED = f"least(depth / {SCROLL_STEP}, {SCROLL_STEPS})"
 
 
 # The session columns of ingest/enrichment.py, set on the session's first sight only: the upsert
@@ -123,6 +153,15 @@ SEALED_HOURS_OF_NEW_EVENTS = """
         SELECT project_id, first_event_hour FROM rollup_sessions
         WHERE first_event_hour IS NOT NULL AND id IN (SELECT session_pk FROM new_events)"""
 
+# And those a statement's new movement samples change (heatmaps and scroll depth): their
+# hours', and the day of their sessions' first samples (a session all of whose samples lay in
+# one sealed day is counted in that day's scroll depth until a sample lands in another day).
+SEALED_HOURS_OF_NEW_SAMPLES = """
+        SELECT project_id, hour FROM new_samples
+        UNION ALL
+        SELECT project_id, first_sample_day::timestamp AT TIME ZONE 'UTC' FROM rollup_sessions
+        WHERE first_sample_day IS NOT NULL AND id IN (SELECT session_pk FROM new_samples)"""
+
 
 # The rollups of the events in `new_events (project_id, session_pk, hour, type, path, occurred_at)`, whose
 # sessions are in `rollup_sessions (project_id, id, <dimensions>, first_event_hour, spans_hours)`
@@ -135,9 +174,11 @@ SEALED_HOURS_OF_NEW_EVENTS = """
 # - per-hour counts by type and path per combination of the sessions' SESSION_DIMENSIONS
 #   (HourlyCountBase), appended to the deltas rather than added to a shared row, which every
 #   batch would otherwise wait on;
-# - the sealed days those rows change are marked stale. `one_project`: the statement is about
-#   the project `%(project)s` alone (STORE_SQL), which then names it to the sealed days too.
-def _rollup_ctes(*, one_project: bool) -> str:
+# - the sealed days those rows change are marked stale, with those of `more_stale_hours` (a
+#   query of project_id, hour) if given. `one_project`: the statement is about the project
+#   `%(project)s` alone (STORE_SQL), which then names it to the sealed days too.
+def _rollup_ctes(*, one_project: bool, more_stale_hours: str = "") -> str:
+    stale_hours = SEALED_HOURS_OF_NEW_EVENTS + (f"\n        UNION ALL{more_stale_hours}" if more_stale_hours else "")
     return f"""
 session_hours AS (
     INSERT INTO {SESSION_HOURS} AS h (
@@ -165,7 +206,7 @@ session_hours AS (
         {MERGE_PAGES_AND_TIMES}
     WHERE EXCLUDED.events > 0 OR NOT h.spans_hours
 ), sealed_stale AS (
-    {_mark_stale(hours=SEALED_HOURS_OF_NEW_EVENTS, one_project=one_project)}
+    {_mark_stale(hours=stale_hours, one_project=one_project)}
 ), {_hourly_counts(events="new_events", sign="")}"""
 
 
@@ -201,23 +242,39 @@ WITH sessions AS (
     SELECT session_key, min(hour) AS first_hour, count(DISTINCT hour) > 1 AS spans
     FROM (SELECT session_key, date_trunc('hour', occurred_at, 'UTC') AS hour FROM events) AS timed
     GROUP BY session_key
+), samples AS (
+    SELECT coalesce(m.session_key, 0) AS session_key, {_epoch("m.occurred_us")} AS occurred_at, m.x, m.y, m.kind,
+           m.path, m.viewport_width, m.viewport_height
+    FROM json_to_recordset(%(samples)s::json) AS m(
+        session_key integer, occurred_us bigint, x integer, y integer, kind text, path text,
+        viewport_width integer, viewport_height integer
+    )
+), sample_days AS (
+    SELECT session_key, min(day) AS first_day, count(DISTINCT day) > 1 AS spans
+    FROM (SELECT session_key, (occurred_at AT TIME ZONE 'UTC')::date AS day FROM samples) AS dated
+    GROUP BY session_key
 ), session_rows AS (
     INSERT INTO {SESSIONS} AS s (
         project_id, session_id, anon_id, first_seen_at, last_seen_at,
         referrer, language, screen_width, screen_height, user_agent, first_event_hour, spans_hours,
-        {ENRICHED_COLUMNS}
+        first_sample_day, samples_span_days, {ENRICHED_COLUMNS}
     )
     SELECT %(project)s, n.session_id, n.anon_id, n.seen_at, n.seen_at,
            n.referrer, n.language, n.screen_width, n.screen_height, n.user_agent,
-           h.first_hour, coalesce(h.spans, false), {ENRICHED_COLUMNS_OF_N}
-    FROM sessions AS n LEFT JOIN event_hours AS h ON h.session_key = n.key
+           h.first_hour, coalesce(h.spans, false), d.first_day, coalesce(d.spans, false), {ENRICHED_COLUMNS_OF_N}
+    FROM sessions AS n
+        LEFT JOIN event_hours AS h ON h.session_key = n.key
+        LEFT JOIN sample_days AS d ON d.session_key = n.key
     ON CONFLICT (project_id, session_id) DO UPDATE SET
         last_seen_at = GREATEST(s.last_seen_at, EXCLUDED.last_seen_at),
         first_event_hour = COALESCE(s.first_event_hour, EXCLUDED.first_event_hour),
         spans_hours = s.spans_hours OR EXCLUDED.spans_hours
-            OR COALESCE(s.first_event_hour <> EXCLUDED.first_event_hour, false)
+            OR COALESCE(s.first_event_hour <> EXCLUDED.first_event_hour, false),
+        first_sample_day = COALESCE(s.first_sample_day, EXCLUDED.first_sample_day),
+        samples_span_days = s.samples_span_days OR EXCLUDED.samples_span_days
+            OR COALESCE(s.first_sample_day <> EXCLUDED.first_sample_day, false)
     RETURNING s.project_id, s.id, s.session_id, s.anon_id, s.referrer, s.language, s.screen_width,
-              s.screen_height, s.first_event_hour, s.spans_hours, {DIMENSIONS_OF_S}
+              s.screen_height, s.first_event_hour, s.spans_hours, s.first_sample_day, {DIMENSIONS_OF_S}
 ), rollup_sessions AS (
     SELECT r.*, n.key AS session_key, n.seen_at
     FROM session_rows AS r JOIN sessions AS n ON n.session_id = r.session_id
@@ -246,16 +303,12 @@ WITH sessions AS (
     INSERT INTO {SAMPLES} (
         project_id, session_id, occurred_at, x, y, kind, path, viewport_width, viewport_height
     )
-    SELECT %(project)s, s.id, {_epoch("m.occurred_us")}, m.x, m.y, m.kind, m.path, m.viewport_width,
-           m.viewport_height
-    FROM json_to_recordset(%(samples)s::json) AS m(
-        session_key integer, occurred_us bigint, x integer, y integer, kind text, path text,
-        viewport_width integer, viewport_height integer
-    ) JOIN rollup_sessions AS s ON s.session_key = coalesce(m.session_key, 0)
+    SELECT %(project)s, s.id, m.occurred_at, m.x, m.y, m.kind, m.path, m.viewport_width, m.viewport_height
+    FROM samples AS m JOIN rollup_sessions AS s ON s.session_key = m.session_key
     WHERE %(batch_key)s::text IS NULL OR EXISTS (SELECT FROM batch_claimed)
-    ORDER BY m.occurred_us
-    RETURNING 1
-), {_rollup_ctes(one_project=True)}
+    ORDER BY m.occurred_at
+    RETURNING project_id, session_id AS session_pk, date_trunc('hour', occurred_at, 'UTC') AS hour
+), {_rollup_ctes(one_project=True, more_stale_hours=SEALED_HOURS_OF_NEW_SAMPLES)}
 SELECT (SELECT count(*) FROM new_events), (SELECT count(*) FROM new_samples)
 """
 
@@ -380,6 +433,7 @@ ORDER BY id FOR UPDATE
 # that counted them, so compaction and readers never see the erasure half done, and no
 # shared counter row is locked. `rollup_sessions` carries every session column, as the
 # rollup CTEs may key counts on any of them.
+ERASED_HOURS = "SELECT project_id, hour FROM erased_hours UNION ALL SELECT project_id, hour FROM erased_samples"
 ERASE_SESSIONS_SQL = f"""
 WITH rollup_sessions AS (
     SELECT * FROM {SESSIONS} WHERE project_id = %(project)s AND id = ANY(%(sessions)s)
@@ -393,7 +447,7 @@ WITH rollup_sessions AS (
     RETURNING 1
 ), erased_samples AS (
     DELETE FROM {SAMPLES} WHERE session_id = ANY(%(sessions)s) AND project_id = %(project)s
-    RETURNING 1
+    RETURNING project_id, date_trunc('hour', occurred_at, 'UTC') AS hour
 ), erased_hours AS (
     DELETE FROM {SESSION_HOURS}
     WHERE project_id = %(project)s AND (hour, session_id) IN (
@@ -403,7 +457,7 @@ WITH rollup_sessions AS (
     )
     RETURNING project_id, hour
 ), sealed_stale AS (
-    {_mark_stale(hours="SELECT project_id, hour FROM erased_hours")}
+    {_mark_stale(hours=ERASED_HOURS)}
 ), {_hourly_counts(events="erased_events", sign="-")},
 erased_sessions AS (
     DELETE FROM {SESSIONS} WHERE project_id = %(project)s AND id = ANY(%(sessions)s)
@@ -489,10 +543,48 @@ SEAL_VISITORS_SQL = registers_sql(
 # rest are combined per session as insights.selectors combines them, then counted. The
 # day's page views per path and events per type ("path", "type": HourlyCount's dimensions,
 # over all sessions) are summed from its hourly counts, every session's events included.
+#
+# The day's movement samples (one partition) are binned as the heatmap reads bin them: clicks
+# and moves per page and cell; scroll depth per page and session, counted per step reached
+# for the sessions all of whose samples lie on this day, and kept per session for the others
+# (`samples_span_days`), whose depth on a page is their deepest over every day a range holds.
 SEAL_DAY_SQL = [
-    f"DELETE FROM {SEALED_COUNTS} WHERE project_id = %(project)s AND day = %(day)s",
-    f"DELETE FROM {SEALED_DURATIONS} WHERE project_id = %(project)s AND day = %(day)s",
-    f"DELETE FROM {SEALED_SESSIONS} WHERE project_id = %(project)s AND day = %(day)s",
+    *(
+        f"DELETE FROM {table} WHERE project_id = %(project)s AND day = %(day)s"
+        for table in (
+            SEALED_COUNTS,
+            SEALED_DURATIONS,
+            SEALED_SESSIONS,
+            SEALED_CELLS,
+            SEALED_SCROLLS,
+            SEALED_SCROLL_SESSIONS,
+        )
+    ),
+    f"""
+INSERT INTO {SEALED_CELLS} (project_id, day, path, kind, "column", "row", samples)
+SELECT %(project)s, %(day)s, path, kind, {CELL_COLUMN}, {CELL_ROW}, COUNT(*)
+FROM {SAMPLES}
+WHERE project_id = %(project)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+  AND kind IN ('click', 'move') AND {SAMPLE_COUNTED} AND {IN_GRID}
+GROUP BY path, kind, {CELL_COLUMN}, {CELL_ROW}
+""",
+    f"""
+WITH depths AS MATERIALIZED (
+    SELECT m.path, m.session_id, m.depth, COALESCE(s.samples_span_days, true) AS crossing
+    FROM (
+        SELECT path, session_id, MAX({SCROLL_DEPTH}) AS depth
+        FROM {SAMPLES}
+        WHERE project_id = %(project)s AND occurred_at >= %(start)s AND occurred_at < %(end)s AND {SCROLL_SAMPLE}
+        GROUP BY path, session_id
+    ) AS m LEFT JOIN {SESSIONS} AS s ON s.project_id = %(project)s AND s.id = m.session_id
+), crossing AS (
+    INSERT INTO {SEALED_SCROLL_SESSIONS} (project_id, day, path, session_id, depth)
+    SELECT %(project)s, %(day)s, path, session_id, depth FROM depths WHERE crossing
+)
+INSERT INTO {SEALED_SCROLLS} (project_id, day, path, reached, sessions)
+SELECT %(project)s, %(day)s, path, {SCROLL_REACHED}, COUNT(*) FROM depths WHERE NOT crossing
+GROUP BY path, {SCROLL_REACHED}
+""",
     f"""
 WITH crossing AS (
     INSERT INTO {SEALED_SESSIONS} (project_id, day, hour, session_id)

@@ -9,29 +9,64 @@ than MAX_DEPTH or without a known viewport width are left out.
 
 Scroll depth of a session on the page is its deepest `scroll` sample's y + vh (the bottom
 edge of the viewport), in the same reference units.
+
+Sealed UTC days (ingest.services.seal_day) are read from their binned counts, the rest of the
+range from raw samples, in one snapshot; the binning is written once, in ingest/statements.py.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
-from django.db.models import BigIntegerField, Count, ExpressionWrapper, F, Max, Q, QuerySet
-from django.db.models.functions import MD5, Cast
+from django.db.backends.utils import CursorWrapper
 
 from analytics.errors import invalid_field
-from analytics.replica import read_alias
-from ingest.models import MovementSample
+from ingest.statements import (
+    CELL,
+    CELL_COLUMN,
+    CELL_ROW,
+    COLUMNS,
+    IN_GRID,
+    MAX_DEPTH,
+    REFERENCE_WIDTH,
+    SAMPLE_COUNTED,
+    SAMPLES,
+    SCROLL_DEPTH,
+    SCROLL_REACHED,
+    SCROLL_SAMPLE,
+    SCROLL_STEP,
+    SCROLL_STEPS,
+    SEALED_CELLS,
+    SEALED_SCROLL_SESSIONS,
+    SEALED_SCROLLS,
+)
+from insights.selectors import aggregate_cursor, around_days, sealed_days_within
 from insights.time_ranges import TimeRange
 
-REFERENCE_WIDTH = 1000
-CELL = 20
-COLUMNS = REFERENCE_WIDTH // CELL
-MAX_DEPTH = 10 * REFERENCE_WIDTH
-ROWS = MAX_DEPTH // CELL
-SCROLL_STEP = 250
+# The grid's constants are the ingest statements'; the pages and the API name them from here.
+__all__ = [
+    "CELL",
+    "COLUMNS",
+    "MAX_DEPTH",
+    "MAX_PATH_LENGTH",
+    "REFERENCE_WIDTH",
+    "SCROLL_STEP",
+    "Bin",
+    "Heatmap",
+    "HeatmapKind",
+    "ScrollDepth",
+    "ScrollStep",
+    "movement_heatmap",
+    "parse_kind",
+    "parse_path",
+    "scroll_depth",
+]
+
 MAX_PATH_LENGTH = 2048
 
 
@@ -100,72 +135,100 @@ class ScrollDepth:
     steps: list[ScrollStep]
 
 
-def _samples(*, project_id: uuid.UUID, path: str, kind: str, time_range: TimeRange) -> QuerySet[MovementSample]:
-    # The hash of the path is what the (project, md5(path), kind, occurred_at) index holds;
-    # the path itself is compared too, as two paths can share a hash.
-    return (
-        MovementSample.objects.using(read_alias())
-        .alias(path_hash=MD5("path"))
-        .filter(
-            project_id=project_id,
-            path_hash=hashlib.md5(path.encode(), usedforsecurity=False).hexdigest(),
-            kind=kind,
-            occurred_at__gte=time_range.start,
-            occurred_at__lt=time_range.end,
-            path=path,
-            viewport_width__gt=0,
-            y__gte=0,
-        )
+@dataclass(frozen=True)
+class _Parts:
+    """Where a page's samples over a range are read from: the sealed days' binned counts, and
+    raw samples in `raw` (a condition on occurred_at, its parameters in `raw_params`)."""
+
+    sealed: list[date]
+    raw: str
+    raw_params: list
+
+
+def _parts(cursor: CursorWrapper, *, project_id: uuid.UUID, time_range: TimeRange) -> _Parts:
+    sealed = sealed_days_within(cursor, project_id=project_id, start=time_range.start, end=time_range.end)
+    intervals = around_days(time_range.start, time_range.end, sealed)
+    return _Parts(
+        sealed=sealed,
+        raw=" OR ".join(["(occurred_at >= %s AND occurred_at < %s)"] * len(intervals)) or "FALSE",
+        raw_params=[moment for interval in intervals for moment in interval],
     )
 
 
-def _big(field: str) -> Cast:
-    # 64 bits, so that absurd coordinates cannot overflow the arithmetic below.
-    return Cast(field, BigIntegerField())
+def _page(project_id: uuid.UUID, path: str) -> list:
+    """The parameters of PAGE: the (project, md5(path)) that the page indexes hold, and the path
+    itself, as two paths can share a hash."""
+    return [project_id, hashlib.md5(path.encode(), usedforsecurity=False).hexdigest(), path]
 
 
-def _scaled(pixels, units_per_viewport_width: int) -> ExpressionWrapper:
-    """Page pixels in units of 1/n of the sample's viewport width (integer division in SQL)."""
-    return ExpressionWrapper(pixels * units_per_viewport_width / F("viewport_width"), output_field=BigIntegerField())
+PAGE = "project_id = %s AND md5(path) = %s AND path = %s"
+
+# A page's clicks or moves per cell: the sealed days' cells, and the raw samples around them.
+HEATMAP_SQL = f"""
+SELECT "column", "row", SUM(samples)::bigint FROM (
+    SELECT "column", "row", samples FROM {SEALED_CELLS}
+    WHERE {PAGE} AND kind = %s AND day = ANY(%s::date[])
+    UNION ALL
+    SELECT {CELL_COLUMN}, {CELL_ROW}, 1 FROM {SAMPLES}
+    WHERE {PAGE} AND kind = %s AND ({{raw}}) AND {SAMPLE_COUNTED} AND {IN_GRID}
+) AS cells
+GROUP BY "column", "row"
+ORDER BY "row", "column"
+"""
+
+# A page's sessions per scroll steps reached: counted by the sealed days for the sessions all of
+# whose samples lie in one of them; per session for the others, from the sealed days' rows of
+# the sessions that cross days and from the raw samples around them.
+SCROLL_SQL = f"""
+WITH per_session AS (
+    SELECT session_id, MAX(depth) AS depth FROM (
+        SELECT session_id, depth FROM {SEALED_SCROLL_SESSIONS}
+        WHERE {PAGE} AND day = ANY(%s::date[])
+        UNION ALL
+        SELECT session_id, {SCROLL_DEPTH} FROM {SAMPLES}
+        WHERE {PAGE} AND ({{raw}}) AND {SCROLL_SAMPLE}
+    ) AS depths
+    GROUP BY session_id
+)
+SELECT {SCROLL_REACHED}, COUNT(*) FROM per_session GROUP BY 1
+UNION ALL
+SELECT reached, SUM(sessions)::bigint FROM {SEALED_SCROLLS}
+WHERE {PAGE} AND day = ANY(%s::date[])
+GROUP BY reached
+"""
 
 
 def movement_heatmap(*, project_id: uuid.UUID, path: str, kind: HeatmapKind, time_range: TimeRange) -> Heatmap:
     """Clicks or pointer moves on `path` counted per CELL x CELL bin of the reference viewport."""
-    rows = (
-        _samples(project_id=project_id, path=path, kind=kind, time_range=time_range)
-        .filter(x__gte=0, x__lt=F("viewport_width"))
-        .annotate(column=_scaled(_big("x"), COLUMNS), row=_scaled(_big("y"), COLUMNS))
-        .filter(row__lt=ROWS)
-        .values("column", "row")
-        .annotate(n=Count("pk"))
-        .order_by("row", "column")
-    )
-    bins = [Bin(column=row["column"], row=row["row"], count=row["n"]) for row in rows]
+    page = _page(project_id, path)
+    with aggregate_cursor(settings=()) as cursor:
+        parts = _parts(cursor, project_id=project_id, time_range=time_range)
+        cursor.execute(
+            HEATMAP_SQL.format(raw=parts.raw), [*page, str(kind), parts.sealed, *page, str(kind), *parts.raw_params]
+        )
+        bins = [Bin(column=column, row=row, count=count) for column, row, count in cursor.fetchall()]
     return Heatmap(project_id=project_id, path=path, kind=kind, time_range=time_range, bins=bins)
 
 
 def scroll_depth(*, project_id: uuid.UUID, path: str, time_range: TimeRange) -> ScrollDepth:
     """For every SCROLL_STEP of depth, the share of sessions (with a scroll sample on the page)
     whose deepest scroll reached it. Steps stop after the first that nobody reached."""
-    per_session = (
-        _samples(project_id=project_id, path=path, kind=MovementSample.Kind.SCROLL, time_range=time_range)
-        .filter(viewport_height__isnull=False)
-        .values("session_id")
-        .annotate(depth=Max(_scaled(_big("y") + _big("viewport_height"), REFERENCE_WIDTH)))
-        .order_by()
-    )
-    thresholds = range(SCROLL_STEP, MAX_DEPTH + 1, SCROLL_STEP)
-    counts = per_session.aggregate(
-        sessions=Count("session_id"),
-        **{f"reached_{depth}": Count("session_id", filter=Q(depth__gte=depth)) for depth in thresholds},
-    )
-    total = counts["sessions"]
+    page = _page(project_id, path)
+    with aggregate_cursor(settings=()) as cursor:
+        parts = _parts(cursor, project_id=project_id, time_range=time_range)
+        cursor.execute(
+            SCROLL_SQL.format(raw=parts.raw), [*page, parts.sealed, *page, *parts.raw_params, *page, parts.sealed]
+        )
+        sessions_by_reached = Counter()
+        for reached, sessions in cursor.fetchall():
+            sessions_by_reached[reached] += sessions
+    total = sum(sessions_by_reached.values())
     steps: list[ScrollStep] = []
     if not total:
         return ScrollDepth(sessions=0, steps=steps)
-    for depth in thresholds:
-        reached = counts[f"reached_{depth}"]
-        steps.append(ScrollStep(depth=depth, sessions=reached, share=reached / total))
+    for step in range(1, SCROLL_STEPS + 1):
+        reached = sum(sessions for at_least, sessions in sessions_by_reached.items() if at_least >= step)
+        steps.append(ScrollStep(depth=step * SCROLL_STEP, sessions=reached, share=reached / total))
         if not reached:
             break
     return ScrollDepth(sessions=total, steps=steps)

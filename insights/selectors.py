@@ -374,7 +374,7 @@ AGGREGATE_SETTINGS = ("SET LOCAL work_mem = '64MB'", "SET LOCAL enable_sort = of
 
 
 @contextmanager
-def _aggregate_cursor(settings: tuple[str, ...] = AGGREGATE_SETTINGS) -> Iterator[CursorWrapper]:
+def aggregate_cursor(settings: tuple[str, ...] = AGGREGATE_SETTINGS) -> Iterator[CursorWrapper]:
     """A cursor in a transaction that sees one snapshot (REPEATABLE READ): which days are
     sealed and every row read around them are of the same instant. Inside a caller's own
     transaction, its isolation stands."""
@@ -412,20 +412,25 @@ def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def around_days(start: datetime, end: datetime, days: list[date]) -> list[tuple[datetime, datetime]]:
+    """[start, end) without the UTC days `days` (sorted, each inside it), as intervals."""
+    segments = []
+    moment = start
+    for day in days:
+        if moment < _day_start(day):
+            segments.append((moment, _day_start(day)))
+        moment = _day_start(day) + DAY
+    if moment < end:
+        segments.append((moment, end))
+    return segments
+
+
 def _split(project_id: uuid.UUID, time_range: TimeRange, sealed: list[date] | None = None) -> Split:
     """The range split into sealed days (whole UTC days of its whole hours, as found by
     _sealed_days), the other whole hours, and the edges."""
     sealed = sorted(sealed or [])
     hours = whole_hours(time_range)
-    segments = []
-    if hours:
-        moment = hours.start
-        for day in sealed:
-            if moment < _day_start(day):
-                segments.append((moment, _day_start(day)))
-            moment = _day_start(day) + DAY
-        if moment < hours.end:
-            segments.append((moment, hours.end))
+    segments = around_days(hours.start, hours.end, sealed) if hours else []
     edges = outside_whole_hours(time_range)
     return Split(
         project_id=project_id,
@@ -445,8 +450,16 @@ def _sealed_days(
     hours = whole_hours(time_range)
     if filters or hours is None:
         return []
-    first = hours.start.astimezone(UTC).date() + (DAY if hours.start.astimezone(UTC).hour else timedelta(0))
-    last = hours.end.astimezone(UTC).date()
+    return sealed_days_within(cursor, project_id=project_id, start=hours.start, end=hours.end)
+
+
+def sealed_days_within(cursor: CursorWrapper, *, project_id: uuid.UUID, start: datetime, end: datetime) -> list[date]:
+    """The project's UTC days inside [start, end) that are sealed and not stale, in order, as
+    the cursor's snapshot sees them."""
+    first = start.astimezone(UTC).date()
+    if _day_start(first) < start:
+        first += DAY
+    last = end.astimezone(UTC).date()
     if first >= last:
         return []
     cursor.execute(SEALED_DAYS_SQL, [project_id, first, last])
@@ -456,6 +469,7 @@ def _sealed_days(
 SEALED_DAYS_SQL = f"""
 SELECT day FROM {SEALED_DAYS}
 WHERE project_id = %s AND day >= %s AND day < %s AND NOT stale AND sealed_at IS NOT NULL
+ORDER BY day
 """
 
 
@@ -557,7 +571,7 @@ def _totals(*, sessions, events, views, viewed, bounced, visitors, cursor: Curso
 def session_totals(*, project_id: uuid.UUID, time_range: TimeRange, filters: Filters = NO_FILTERS) -> Totals:
     """The totals of `session_rollup` alone, without its breakdowns: what the trends need of
     the previous period, at a fraction of the cost."""
-    with _aggregate_cursor() as cursor:
+    with aggregate_cursor() as cursor:
         split = _read_split(cursor, project_id=project_id, time_range=time_range, filters=filters)
         visits, visits_params = _visits(split=split, filters=filters)
         visitors = "NULL" if split.sealed else VISITORS_COUNT_SQL
@@ -582,7 +596,7 @@ def session_rollup(
 ) -> SessionRollup:
     """Totals, and sessions per referrer, language, screen size and session dimension, for
     the range's sessions that match the filters."""
-    with _aggregate_cursor() as cursor:
+    with aggregate_cursor() as cursor:
         split = _read_split(cursor, project_id=project_id, time_range=time_range, filters=filters)
         visits, visits_params = _visits(split=split, filters=filters)
         sql = SESSION_ROLLUP_SQL.format(visits=visits, visitors="" if split.sealed else VISITORS_ROW_SQL)
@@ -773,7 +787,7 @@ def session_pages_and_durations(
 ) -> SessionPages:
     """Sessions per entry and exit page, and the median and mean visit duration, for the
     range's sessions that match the filters (definitions: docs/insights.md)."""
-    with _aggregate_cursor() as cursor:
+    with aggregate_cursor() as cursor:
         split = _read_split(cursor, project_id=project_id, time_range=time_range, filters=filters)
         visits, params = _visits(split=split, filters=filters, per_session=ROLLUP_VISIT_PAGES_SQL)
         sealed = [project_id, split.sealed]
@@ -881,7 +895,7 @@ def traffic_series(
             split_at[-1] + Interval.HOUR.step,
             *session_params,
         ]
-    with _aggregate_cursor() as cursor:
+    with aggregate_cursor() as cursor:
         sealed = [
             day
             for day in _sealed_days(cursor, project_id=project_id, time_range=time_range, filters=filters)
@@ -950,7 +964,7 @@ def _top(
     edge_events, session_matching, session_params = _edge_events(filters)
     only_page_views = f"AND e.type = '{PAGE_VIEW}'" if field == HourlyCount.Dimension.PATH else ""
     # Summing counts, not hashing sessions: the planner's own settings.
-    with _aggregate_cursor(settings=()) as cursor:
+    with aggregate_cursor(settings=()) as cursor:
         split = _read_split(cursor, project_id=project_id, time_range=time_range, filters=filters)
         sql = ROLLUP_TOP_SQL.format(
             field=field,
