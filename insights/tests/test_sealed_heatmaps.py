@@ -13,17 +13,14 @@ from ingest import services, statements
 from ingest.models import MovementSample, SealedDay, SealedDayCell, SealedDayScroll, SealedDayScrollSession, Session
 from ingest.tests.factories import at, ms
 from insights import heatmaps
+from insights.tests.test_sealed_days import DAYS, LATER, ORIGIN, random_range
 from insights.time_ranges import TimeRange
 
 pytestmark = pytest.mark.django_db
 
-ORIGIN = at("2025-03-09 00:00")
-DAYS = 4
 RECEIVED = at("2025-03-20 00:00")
-LATER = at("2025-04-01 00:00")
 PATHS = ["/", "/pricing", "/docs"]
 VIEWPORTS = [(390, 844), (1000, 800), (1440, 900), (None, 800), (1280, None)]
-ZONES = ["UTC", "UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]
 
 
 def send_samples(project, session_id: str, samples: list[dict], *, anon_id: str = "a", page_view: bool = True) -> None:
@@ -114,16 +111,6 @@ def raw_scroll_depth(project, path: str, time_range: TimeRange) -> heatmaps.Scro
         if not reached:
             break
     return heatmaps.ScrollDepth(sessions=len(depths), steps=steps)
-
-
-def random_range(rng: random.Random) -> TimeRange:
-    """Whole UTC days, or a range that starts and ends anywhere, in one of ZONES."""
-    zone = rng.choice(ZONES)
-    if rng.random() < 0.4:
-        start = ORIGIN + timedelta(days=rng.randrange(-1, DAYS))
-        return TimeRange(start=start, end=start + timedelta(days=rng.randint(1, DAYS + 1)), time_zone=zone)
-    start = ORIGIN + timedelta(seconds=rng.randrange(-86400, DAYS * 86400), microseconds=rng.randrange(10**6))
-    return TimeRange(start=start, end=start + timedelta(seconds=rng.randrange(1, (DAYS + 1) * 86400)), time_zone=zone)
 
 
 def compare_ranges(rng: random.Random, project, *, ranges: int) -> None:
