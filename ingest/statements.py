@@ -222,7 +222,8 @@ session_hours AS (
 # retry) adds nothing at all. A session row remembers the hour of its first events and
 # whether its events span hours, taken from the statement's events before duplicates are
 # dropped: that can only mark a session that does not span hours as one that does, which is
-# slower to read, never wrong.
+# slower to read, never wrong. The day of its first movement samples and whether its samples
+# span days are kept the same way, for the sealed days' scroll depth.
 STORE_SQL = f"""
 WITH sessions AS (
     SELECT n.key, n.session_id, n.anon_id, n.referrer, n.language, n.screen_width, n.screen_height,
