@@ -421,3 +421,15 @@ class SealedDayScrollSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day:%Y-%m-%d} {self.path} {self.session_id}: {self.depth}"
+
+
+# What a sealed day holds besides its SealedDay row: deleted with it, and replaced when the day
+# is sealed again.
+SEALED_DAY_AGGREGATES = (
+    SealedDayCount,
+    SealedDayDuration,
+    SealedDaySession,
+    SealedDayCell,
+    SealedDayScroll,
+    SealedDayScrollSession,
+)

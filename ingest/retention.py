@@ -20,6 +20,7 @@ from django.utils import timezone
 from ingest import partitions
 from ingest.hours import floor_hour
 from ingest.models import (
+    SEALED_DAY_AGGREGATES,
     BatchClaim,
     Event,
     EventKey,
@@ -27,12 +28,6 @@ from ingest.models import (
     HourlyCountDelta,
     MovementSample,
     SealedDay,
-    SealedDayCell,
-    SealedDayCount,
-    SealedDayDuration,
-    SealedDayScroll,
-    SealedDayScrollSession,
-    SealedDaySession,
     Session,
     SessionHour,
 )
@@ -132,14 +127,7 @@ def _sweep_group(group: Group, *, dry_run: bool) -> dict[str, int]:
     # First, so that no reader takes a day whose aggregates count rows that are going; its
     # aggregates then go with it (counted with the day).
     sealed_days = delete(SealedDay, day__lt=kept)
-    for model in (
-        SealedDayCount,
-        SealedDayDuration,
-        SealedDaySession,
-        SealedDayCell,
-        SealedDayScroll,
-        SealedDayScrollSession,
-    ):
+    for model in SEALED_DAY_AGGREGATES:
         delete(model, day__lt=kept)
     return {
         "events": delete(Event, occurred_at__lt=cutoff),

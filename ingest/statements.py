@@ -9,6 +9,7 @@ nowhere else.
 
 from ingest import enrichment
 from ingest.models import (
+    SEALED_DAY_AGGREGATES,
     SESSION_DIMENSIONS,
     BatchClaim,
     Event,
@@ -551,15 +552,8 @@ SEAL_VISITORS_SQL = registers_sql(
 # (`samples_span_days`), whose depth on a page is their deepest over every day a range holds.
 SEAL_DAY_SQL = [
     *(
-        f"DELETE FROM {table} WHERE project_id = %(project)s AND day = %(day)s"
-        for table in (
-            SEALED_COUNTS,
-            SEALED_DURATIONS,
-            SEALED_SESSIONS,
-            SEALED_CELLS,
-            SEALED_SCROLLS,
-            SEALED_SCROLL_SESSIONS,
-        )
+        f"DELETE FROM {model._meta.db_table} WHERE project_id = %(project)s AND day = %(day)s"
+        for model in SEALED_DAY_AGGREGATES
     ),
     f"""
 INSERT INTO {SEALED_CELLS} (project_id, day, path, kind, "column", "row", samples)

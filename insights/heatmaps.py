@@ -45,7 +45,7 @@ from ingest.statements import (
     SEALED_SCROLL_SESSIONS,
     SEALED_SCROLLS,
 )
-from insights.selectors import aggregate_cursor, around_days, sealed_days_within
+from insights.selectors import aggregate_cursor, around_days, sealed_days_within, within
 from insights.time_ranges import TimeRange
 
 # The grid's constants are the ingest statements'; the pages and the API name them from here.
@@ -147,12 +147,8 @@ class _Parts:
 
 def _parts(cursor: CursorWrapper, *, project_id: uuid.UUID, time_range: TimeRange) -> _Parts:
     sealed = sealed_days_within(cursor, project_id=project_id, start=time_range.start, end=time_range.end)
-    intervals = around_days(time_range.start, time_range.end, sealed)
-    return _Parts(
-        sealed=sealed,
-        raw=" OR ".join(["(occurred_at >= %s AND occurred_at < %s)"] * len(intervals)) or "FALSE",
-        raw_params=[moment for interval in intervals for moment in interval],
-    )
+    raw, raw_params = within("occurred_at", around_days(time_range.start, time_range.end, sealed))
+    return _Parts(sealed=sealed, raw=raw, raw_params=raw_params)
 
 
 def _page(project_id: uuid.UUID, path: str) -> list:

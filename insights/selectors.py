@@ -425,19 +425,27 @@ def around_days(start: datetime, end: datetime, days: list[date]) -> list[tuple[
     return segments
 
 
+def within(column: str, intervals: list[tuple[datetime, datetime]]) -> tuple[str, list[datetime]]:
+    """A condition that `column` lies in one of `intervals` ([start, end) each), and its parameters."""
+    condition = " OR ".join([f"({column} >= %s AND {column} < %s)"] * len(intervals)) or "FALSE"
+    return condition, [moment for interval in intervals for moment in interval]
+
+
 def _split(project_id: uuid.UUID, time_range: TimeRange, sealed: list[date] | None = None) -> Split:
     """The range split into sealed days (whole UTC days of its whole hours, as found by
     _sealed_days), the other whole hours, and the edges."""
     sealed = sorted(sealed or [])
     hours = whole_hours(time_range)
-    segments = around_days(hours.start, hours.end, sealed) if hours else []
-    edges = outside_whole_hours(time_range)
+    hours_condition, hour_params = within("hour", around_days(hours.start, hours.end, sealed) if hours else [])
+    edges_condition, edge_params = within(
+        "e.occurred_at", [(edge.start, edge.end) for edge in outside_whole_hours(time_range)]
+    )
     return Split(
         project_id=project_id,
-        hours=" OR ".join(["(hour >= %s AND hour < %s)"] * len(segments)) or "FALSE",
-        hour_params=[project_id, *(moment for segment in segments for moment in segment)],
-        edges=" OR ".join(["(e.occurred_at >= %s AND e.occurred_at < %s)"] * len(edges)) or "FALSE",
-        edge_params=[project_id, *(moment for edge in edges for moment in (edge.start, edge.end))],
+        hours=hours_condition,
+        hour_params=[project_id, *hour_params],
+        edges=edges_condition,
+        edge_params=[project_id, *edge_params],
         sealed=sealed,
     )
 
