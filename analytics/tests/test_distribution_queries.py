@@ -110,6 +110,15 @@ def captured_statements() -> Iterator[list[Statement]]:
 
 def conjuncts(condition: str) -> list[str]:
     """The AND-ed parts of a condition as EXPLAIN prints it, outer parentheses removed."""
+    return _parts(condition, " AND ")
+
+
+def disjuncts(condition: str) -> list[str]:
+    """The OR-ed parts of a condition, as conjuncts() finds the AND-ed ones."""
+    return _parts(condition, " OR ")
+
+
+def _parts(condition: str, separator: str) -> list[str]:
     condition = condition.strip()
     while condition.startswith("(") and _closing(condition, 0) == len(condition) - 1:
         condition = condition[1:-1].strip()
@@ -122,15 +131,15 @@ def conjuncts(condition: str) -> list[str]:
             depth += 1
         elif not quoted and char == ")":
             depth -= 1
-        elif not quoted and depth == 0 and condition.startswith(" AND ", index):
+        elif not quoted and depth == 0 and condition.startswith(separator, index):
             parts.append(condition[start:index])
-            start = index = index + len(" AND ")
+            start = index = index + len(separator)
             continue
         index += 1
     parts.append(condition[start:])
     if len(parts) == 1:
         return parts
-    return [piece for part in parts for piece in conjuncts(part)]
+    return [piece for part in parts for piece in _parts(part, separator)]
 
 
 def _closing(text: str, opening: int) -> int:
@@ -149,13 +158,20 @@ def _closing(text: str, opening: int) -> int:
 
 
 def projects_named(condition: str) -> set[str]:
-    """The projects a condition restricts its rows to; empty when it does not."""
+    """The projects a condition restricts its rows to; empty when it does not. The planner may
+    distribute the project over the OR-ed ranges of a bitmap scan's condition, `(project = p
+    AND hour ...) OR (project = p AND hour ...)`: that restricts the rows as well, if every
+    part names a project."""
     for part in conjuncts(condition):
         for pattern in PROJECT_CONDITIONS:
             match = pattern.match(part)
             if match:
                 return set(match.group(1).split(","))
-    return set()
+    parts = disjuncts(condition)
+    if len(parts) == 1:
+        return set()
+    named = [projects_named(part) for part in parts]
+    return set().union(*named) if all(named) else set()
 
 
 def nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
